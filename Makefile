@@ -1,0 +1,58 @@
+# pg_inbox: PGXS build of the extension, plus the project's own targets.
+#
+#   make / make install       build and install the extension (PG_CONFIG picks the server)
+#   make test                 everything, on a throw-away cluster, installing what is missing
+#   make demo                 the quick tour, on a throw-away cluster
+#   make bench                benchmarks against raw SQL (not part of make test)
+#   make installcheck         pg_regress and isolation specs against a running server
+#   make lint                 cppcheck and the version check
+
+EXTENSION = pg_inbox
+MODULE_big = pg_inbox
+EXT_VERSION := $(shell sed -n "s/^default_version *= *'\(.*\)'/\1/p" $(EXTENSION).control)
+
+OBJS = $(patsubst %.c,%.o,$(wildcard extension/*.c))
+DATA = $(wildcard sql/$(EXTENSION)--*.sql)
+
+# the lists of tests are derived from the files, never enumerated
+REGRESS = $(sort $(patsubst test/sql/%.sql,%,$(wildcard test/sql/*.sql)))
+REGRESS_OPTS = --inputdir=test --load-extension=$(EXTENSION)
+ISOLATION = $(sort $(patsubst test/specs/%.spec,%,$(wildcard test/specs/*.spec)))
+ISOLATION_OPTS = --inputdir=test --load-extension=$(EXTENSION)
+
+PG_CPPFLAGS = -I$(srcdir)/extension
+ifdef WERROR
+PG_CFLAGS += -Werror
+endif
+
+EXTRA_CLEAN = test/results test/output_iso results output_iso regression.diffs regression.out
+
+PG_CONFIG ?= pg_config
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+ifneq ($(wildcard $(PGXS)),)
+include $(PGXS)
+else
+# a fresh machine: only the targets that install what is missing work
+all install installcheck:
+	@echo "pg_inbox: error: PGXS not found (PG_CONFIG=$(PG_CONFIG))" >&2
+	@echo "pg_inbox: hint: run \"make deps\", or install postgresql-server-dev-15" >&2
+	@exit 1
+endif
+
+.PHONY: test demo bench lint deps
+
+# Install the Debian packages that a fresh machine lacks (needs root).
+deps:
+	@tools/ensure-deps
+
+test: deps
+	@tools/run-tests
+
+demo: deps
+	@tools/run-demo
+
+bench: deps
+	@tools/run-bench
+
+lint:
+	@tools/lint

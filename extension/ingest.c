@@ -1,0 +1,723 @@
+/*-------------------------------------------------------------------------
+ *
+ * ingest.c
+ *	  inbox.ingest, inbox.ingest_raw and inbox.ingest_many.
+ *
+ * An ingest decides, inside the caller's transaction, whether (source,
+ * event_id) is new.  It probes the unique index on that key with a dirty
+ * snapshot, as the executor's own unique check does: a row inserted by a
+ * transaction still in progress is waited for, so that two sessions racing
+ * on one key settle on exactly one row.  Only when the key is absent does it
+ * draw an id and run a prepared INSERT ... ON CONFLICT DO NOTHING; the ON
+ * CONFLICT clause covers the narrow window between the probe and the insert.
+ *
+ * A duplicate or a conflict is answered from the index probe and a heap
+ * fetch alone: no transaction id, no WAL, no dead tuple, no sequence value.
+ * Bad input is answered as "rejected" before anything is touched.  Nothing
+ * here starts a subtransaction or catches an error.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/detoast.h"
+#include "access/genam.h"
+#include "access/htup_details.h"
+#include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "commands/sequence.h"
+#include "executor/spi.h"
+#include "executor/tuptable.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/lmgr.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgroids.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/rls.h"
+#include "utils/snapmgr.h"
+#include "utils/timestamp.h"
+
+#include "compat.h"
+#include "pg_inbox.h"
+
+PG_FUNCTION_INFO_V1(ingest);
+PG_FUNCTION_INFO_V1(ingest_raw);
+PG_FUNCTION_INFO_V1(ingest_many);
+
+/* how often one key may change under us before we give up */
+#define INBOX_MAX_KEY_ROUNDS	100
+
+typedef enum InboxStatus
+{
+	INBOX_INSERTED,
+	INBOX_DUPLICATE,
+	INBOX_CONFLICT,
+	INBOX_REJECTED
+} InboxStatus;
+
+static const char *const inbox_status_names[] = {
+	"inserted", "duplicate", "conflict", "rejected"
+};
+
+typedef struct InboxResult
+{
+	InboxStatus status;
+	int64		id;
+	TimestampTz received_at;
+	char	   *detail;			/* NULL or a sentence */
+} InboxResult;
+
+/*
+ * State of one call: the relations, opened once, and what is known of the
+ * source.  A batch shares it across its elements.
+ */
+typedef struct InboxIngest
+{
+	const InboxCatalog *cat;
+	Relation	events;
+	Relation	key_index;
+	TupleTableSlot *slot;
+	text	   *source;			/* detoasted, validated */
+	int32		max_payload;	/* limit that applies to this source */
+	char	   *source_problem; /* why every element is rejected, or NULL */
+	MemoryContext call_cxt;		/* context of the call; SPI returns to it */
+	bool		spi_connected;
+} InboxIngest;
+
+/* the prepared INSERT, kept for the backend's life */
+static SPIPlanPtr inbox_insert_plan = NULL;
+
+#define INSERT_SQL \
+	"INSERT INTO inbox.events" \
+	" (id, source, event_id, payload_digest, received_at, available_at, headers, payload)" \
+	" OVERRIDING SYSTEM VALUE" \
+	" VALUES ($1, $2, $3, $4, $5, $5, $6, $7)" \
+	" ON CONFLICT (source, event_id) DO NOTHING"
+
+static void
+reject(InboxResult *res, char *detail)
+{
+	res->status = INBOX_REJECTED;
+	res->id = 0;
+	res->received_at = 0;
+	res->detail = detail;
+}
+
+/*
+ * Check an identifier-like argument: not NULL, not empty, not too long.
+ * Returns NULL when it is fine, else the reason.
+ */
+static char *
+check_key_part(text *value, const char *what, int max_bytes)
+{
+	int			len;
+
+	if (value == NULL)
+		return psprintf("%s must not be NULL", what);
+	len = VARSIZE_ANY_EXHDR(value);
+	if (len == 0)
+		return psprintf("%s must not be empty", what);
+	if (len > max_bytes)
+		return psprintf("%s is %d bytes long, over the limit of %d bytes",
+						what, len, max_bytes);
+	return NULL;
+}
+
+/*
+ * Read the source's payload limit from inbox.sources, or the setting.
+ */
+static int32
+source_payload_limit(const InboxCatalog *cat, text *source)
+{
+	Relation	rel;
+	Relation	idx;
+	IndexScanDesc scan;
+	ScanKeyData skey;
+	TupleTableSlot *slot;
+	int32		limit = inbox_max_payload_bytes;
+
+	rel = table_open(cat->sources, AccessShareLock);
+	idx = index_open(cat->sources_pkey, AccessShareLock);
+	slot = table_slot_create(rel, NULL);
+
+	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber,
+						   InvalidOid, idx->rd_indcollation[0],
+						   F_TEXTEQ, PointerGetDatum(source));
+	scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
+	index_rescan(scan, &skey, 1, NULL, 0);
+	if (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		bool		isnull;
+		Datum		d = slot_getattr(slot, cat->src_max_payload_bytes, &isnull);
+
+		if (!isnull)
+			limit = DatumGetInt32(d);
+	}
+	index_endscan(scan);
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(idx, AccessShareLock);
+	table_close(rel, AccessShareLock);
+
+	return limit;
+}
+
+/*
+ * Open what one call needs.  Privileges are those of the caller: INSERT on
+ * inbox.events is required even for an answer that inserts nothing.
+ */
+static void
+ingest_begin(InboxIngest *st, text *source)
+{
+	AclResult	aclresult;
+
+	memset(st, 0, sizeof(*st));
+	st->call_cxt = CurrentMemoryContext;
+	st->cat = InboxGetCatalog();
+
+	aclresult = pg_class_aclcheck(st->cat->events, GetUserId(), ACL_INSERT);
+	if (aclresult != ACLCHECK_OK)
+		aclcheck_error(aclresult, OBJECT_TABLE, "events");
+
+	st->events = table_open(st->cat->events, RowExclusiveLock);
+	if (st->events->rd_rel->relrowsecurity &&
+		check_enable_rls(st->cat->events, InvalidOid, false) == RLS_ENABLED)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("row-level security on inbox.events is not supported"),
+				 errhint("Disable it with ALTER TABLE inbox.events DISABLE ROW LEVEL SECURITY, and grant access to inbox.events by role instead.")));
+	st->key_index = index_open(st->cat->events_key, AccessShareLock);
+	st->slot = table_slot_create(st->events, NULL);
+
+	st->source_problem = check_key_part(source, "source", INBOX_MAX_SOURCE_BYTES);
+	if (st->source_problem == NULL)
+	{
+		st->source = source;
+		st->max_payload = source_payload_limit(st->cat, source);
+	}
+}
+
+static void
+ingest_end(InboxIngest *st)
+{
+	if (st->spi_connected)
+	{
+		if (SPI_finish() != SPI_OK_FINISH)
+			elog(ERROR, "SPI_finish failed");
+		st->spi_connected = false;
+	}
+	ExecDropSingleTupleTableSlot(st->slot);
+	index_close(st->key_index, AccessShareLock);
+	table_close(st->events, NoLock);
+}
+
+/*
+ * Look for the key.  Returns true and fills *res with the stored event's id,
+ * received_at and the verdict on the payload when a row is there; returns
+ * false when the key is absent.  A row whose inserter is still running is
+ * waited for; under REPEATABLE READ and SERIALIZABLE a row that committed
+ * after our snapshot was taken is a serialization failure, exactly as for
+ * INSERT ... ON CONFLICT DO NOTHING.
+ */
+static bool
+probe_key(InboxIngest *st, text *event_id, const uint8 *digest,
+		  InboxResult *res)
+{
+	const InboxCatalog *cat = st->cat;
+	SnapshotData dirty;
+	ScanKeyData skey[2];
+	IndexScanDesc scan;
+	TransactionId xwait;
+	uint32		spec_token = 0;
+	ItemPointerData wait_tid;
+	bool		found;
+	int			rounds = 0;
+
+	ScanKeyEntryInitialize(&skey[0], 0, 1, BTEqualStrategyNumber,
+						   InvalidOid, st->key_index->rd_indcollation[0],
+						   F_TEXTEQ, PointerGetDatum(st->source));
+	ScanKeyEntryInitialize(&skey[1], 0, 2, BTEqualStrategyNumber,
+						   InvalidOid, st->key_index->rd_indcollation[1],
+						   F_TEXTEQ, PointerGetDatum(event_id));
+
+	for (;;)
+	{
+		InitDirtySnapshot(dirty);
+		xwait = InvalidTransactionId;
+		found = false;
+
+		scan = index_beginscan(st->events, st->key_index, &dirty, 2, 0);
+		index_rescan(scan, skey, 2, NULL, 0);
+		while (index_getnext_slot(scan, ForwardScanDirection, st->slot))
+		{
+			bool		isnull;
+			Datum		d;
+
+			if (TransactionIdIsValid(dirty.xmin))
+			{
+				/* inserted by a transaction that is still running */
+				xwait = dirty.xmin;
+				spec_token = dirty.speculativeToken;
+				wait_tid = st->slot->tts_tid;
+				continue;
+			}
+
+			/*
+			 * A version that is committed, or ours.  If another transaction
+			 * is deleting or updating it we do not wait: the key columns,
+			 * id, received_at and digest never change, and a delete that
+			 * commits later is purge's business.
+			 */
+			if (IsolationUsesXactSnapshot() &&
+				!table_tuple_satisfies_snapshot(st->events, st->slot,
+												GetActiveSnapshot()))
+			{
+				bool		xmin_null;
+				TransactionId xmin;
+
+				xmin = DatumGetTransactionId(slot_getsysattr(st->slot,
+															 MinTransactionIdAttributeNumber,
+															 &xmin_null));
+				if (!TransactionIdIsCurrentTransactionId(xmin))
+					ereport(ERROR,
+							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+							 errmsg("could not serialize access due to concurrent update"),
+							 errdetail("Another transaction stored the same source and event id after this transaction's snapshot was taken."),
+							 errhint("Retry the transaction.")));
+			}
+
+			res->id = DatumGetInt64(slot_getattr(st->slot, cat->ev_id, &isnull));
+			res->received_at = DatumGetTimestampTz(slot_getattr(st->slot,
+																cat->ev_received_at,
+																&isnull));
+			d = slot_getattr(st->slot, cat->ev_payload_digest, &isnull);
+			if (!isnull &&
+				VARSIZE_ANY_EXHDR(DatumGetPointer(d)) == INBOX_DIGEST_LEN &&
+				memcmp(VARDATA_ANY(DatumGetPointer(d)), digest,
+					   INBOX_DIGEST_LEN) == 0)
+			{
+				res->status = INBOX_DUPLICATE;
+				res->detail = NULL;
+			}
+			else
+			{
+				res->status = INBOX_CONFLICT;
+				res->detail = pstrdup("an event with this source and event id was already stored with a different payload; the stored event was kept");
+			}
+			found = true;
+			break;
+		}
+		index_endscan(scan);
+		ExecClearTuple(st->slot);
+
+		if (found || !TransactionIdIsValid(xwait))
+			return found;
+
+		if (++rounds > INBOX_MAX_KEY_ROUNDS)
+			elog(ERROR, "key of inbox.events kept changing while waiting for concurrent inserts");
+		if (spec_token != 0)
+			SpeculativeInsertionWait(xwait, spec_token);
+		else
+			XactLockTableWait(xwait, st->events, &wait_tid, XLTW_InsertIndex);
+		CHECK_FOR_INTERRUPTS();
+	}
+}
+
+static void
+prepare_insert_plan(void)
+{
+	Oid			argtypes[7] = {INT8OID, TEXTOID, TEXTOID, BYTEAOID,
+	TIMESTAMPTZOID, JSONBOID, JSONBOID};
+	SPIPlanPtr	plan;
+
+	plan = SPI_prepare(INSERT_SQL, 7, argtypes);
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+			 INSERT_SQL, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	inbox_insert_plan = plan;
+}
+
+/*
+ * Insert a key found absent.  Returns false if a concurrent transaction
+ * stored it between our probe and our insert.
+ */
+static bool
+insert_event(InboxIngest *st, text *event_id, const uint8 *digest,
+			 Jsonb *payload, Jsonb *headers, InboxResult *res)
+{
+	Datum		values[7];
+	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	bytea	   *digest_datum;
+	int64		id;
+	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	int			rc;
+	MemoryContext cxt = CurrentMemoryContext;
+
+	/*
+	 * SPI leaves CurrentMemoryContext at its own procedure context after
+	 * each call; switch back so that what we allocate stays in the caller's
+	 * (per-element) context.  SPI_finish() returns to call_cxt.
+	 */
+	if (!st->spi_connected)
+	{
+		MemoryContextSwitchTo(st->call_cxt);
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		st->spi_connected = true;
+		MemoryContextSwitchTo(cxt);
+	}
+	if (inbox_insert_plan == NULL)
+	{
+		prepare_insert_plan();
+		MemoryContextSwitchTo(cxt);
+	}
+
+	/* the identity column's own rule: inserting rows is the privilege */
+	id = nextval_internal(st->cat->events_seq, false);
+
+	digest_datum = (bytea *) palloc(VARHDRSZ + INBOX_DIGEST_LEN);
+	SET_VARSIZE(digest_datum, VARHDRSZ + INBOX_DIGEST_LEN);
+	memcpy(VARDATA(digest_datum), digest, INBOX_DIGEST_LEN);
+
+	values[0] = Int64GetDatum(id);
+	values[1] = PointerGetDatum(st->source);
+	values[2] = PointerGetDatum(event_id);
+	values[3] = PointerGetDatum(digest_datum);
+	values[4] = TimestampTzGetDatum(now);
+	values[5] = PointerGetDatum(headers);
+	if (headers == NULL)
+		nulls[5] = 'n';
+	values[6] = PointerGetDatum(payload);
+
+	rc = SPI_execute_plan(inbox_insert_plan, values, nulls, false, 0);
+	MemoryContextSwitchTo(cxt);
+	if (rc != SPI_OK_INSERT)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	pfree(digest_datum);
+
+	if (SPI_processed == 0)
+		return false;
+
+	res->status = INBOX_INSERTED;
+	res->id = id;
+	res->received_at = now;
+	res->detail = NULL;
+	return true;
+}
+
+/*
+ * Validate the payload and headers, then store or recognise one event.
+ * payload_size is the payload's size as counted against the limit.
+ */
+static void
+ingest_one(InboxIngest *st, text *event_id, Jsonb *payload, Size payload_size,
+		   Jsonb *headers, InboxResult *res)
+{
+	uint8		digest[INBOX_DIGEST_LEN];
+	char	   *problem;
+	int			rounds;
+
+	if (st->source_problem != NULL)
+	{
+		reject(res, pstrdup(st->source_problem));
+		return;
+	}
+	problem = check_key_part(event_id, "event_id", INBOX_MAX_EVENT_ID_BYTES);
+	if (problem != NULL)
+	{
+		reject(res, problem);
+		return;
+	}
+	if (payload == NULL)
+	{
+		reject(res, pstrdup("payload must not be NULL"));
+		return;
+	}
+	if (payload_size > (Size) st->max_payload)
+	{
+		reject(res, psprintf("payload is %zu bytes, over the limit of %d bytes for this source",
+							 payload_size, st->max_payload));
+		return;
+	}
+	if (JB_ROOT_IS_SCALAR(payload))
+	{
+		reject(res, psprintf("payload must be a JSON object or array, not %s",
+							 InboxJsonTypeName(payload)));
+		return;
+	}
+	if (headers != NULL)
+	{
+		if (!JB_ROOT_IS_OBJECT(headers))
+		{
+			reject(res, psprintf("headers must be a JSON object, not %s",
+								 InboxJsonTypeName(headers)));
+			return;
+		}
+		if (VARSIZE(headers) - VARHDRSZ > (Size) st->max_payload)
+		{
+			reject(res, psprintf("headers are %zu bytes, over the limit of %d bytes for this source",
+								 (Size) (VARSIZE(headers) - VARHDRSZ),
+								 st->max_payload));
+			return;
+		}
+	}
+
+	InboxPayloadDigest(payload, digest);
+
+	for (rounds = 0;; rounds++)
+	{
+		if (probe_key(st, event_id, digest, res))
+			return;
+		if (insert_event(st, event_id, digest, payload, headers, res))
+			return;
+		if (rounds >= INBOX_MAX_KEY_ROUNDS)
+			elog(ERROR, "key of inbox.events kept changing while inserting");
+	}
+}
+
+static HeapTuple
+result_tuple(TupleDesc tupdesc, InboxResult *res, bool with_ord, int32 ord)
+{
+	Datum		values[5];
+	bool		nulls[5] = {false, false, false, false, false};
+	int			i = 0;
+
+	if (with_ord)
+		values[i++] = Int32GetDatum(ord);
+	values[i++] = CStringGetTextDatum(inbox_status_names[res->status]);
+	if (res->status == INBOX_REJECTED)
+	{
+		nulls[i++] = true;
+		nulls[i++] = true;
+	}
+	else
+	{
+		values[i++] = Int64GetDatum(res->id);
+		values[i++] = TimestampTzGetDatum(res->received_at);
+	}
+	if (res->detail != NULL)
+		values[i] = CStringGetTextDatum(res->detail);
+	else
+		nulls[i] = true;
+
+	return heap_form_tuple(tupdesc, values, nulls);
+}
+
+/*
+ * The result descriptor of a function with OUT parameters, built once per
+ * call site and kept in fn_extra.
+ */
+static TupleDesc
+result_desc(FunctionCallInfo fcinfo)
+{
+	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
+
+	if (tupdesc == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+		fcinfo->flinfo->fn_extra = tupdesc;
+		MemoryContextSwitchTo(old);
+	}
+	return tupdesc;
+}
+
+static Datum
+ingest_finish(FunctionCallInfo fcinfo, InboxIngest *st, InboxResult *res)
+{
+	ingest_end(st);
+	return HeapTupleGetDatum(result_tuple(result_desc(fcinfo), res, false, 0));
+}
+
+/*
+ * inbox.ingest(source text, event_id text, payload jsonb, headers jsonb)
+ */
+Datum
+ingest(PG_FUNCTION_ARGS)
+{
+	text	   *source = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
+	text	   *event_id = PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1);
+	Jsonb	   *payload = NULL;
+	Jsonb	   *headers = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+	Size		payload_size = 0;
+	InboxIngest st;
+	InboxResult res;
+
+	ingest_begin(&st, source);
+
+	if (!PG_ARGISNULL(2))
+	{
+		/* measure before detoasting, so an oversized value is not expanded */
+		payload_size = toast_raw_datum_size(PG_GETARG_DATUM(2)) - VARHDRSZ;
+		if (st.source_problem == NULL && payload_size <= (Size) st.max_payload)
+			payload = PG_GETARG_JSONB_P(2);
+		else
+			payload = (Jsonb *) DatumGetPointer(PG_GETARG_DATUM(2));
+	}
+
+	ingest_one(&st, event_id, payload, payload_size, headers, &res);
+	PG_RETURN_DATUM(ingest_finish(fcinfo, &st, &res));
+}
+
+/*
+ * inbox.ingest_raw(source text, event_id text, body text, headers jsonb)
+ */
+Datum
+ingest_raw(PG_FUNCTION_ARGS)
+{
+	text	   *source = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
+	text	   *event_id = PG_ARGISNULL(1) ? NULL : PG_GETARG_TEXT_PP(1);
+	Jsonb	   *headers = PG_ARGISNULL(3) ? NULL : PG_GETARG_JSONB_P(3);
+	InboxIngest st;
+	InboxResult res;
+	char	   *problem = NULL;
+	Jsonb	   *payload = NULL;
+	Size		body_size = 0;
+
+	ingest_begin(&st, source);
+
+	if (st.source_problem != NULL)
+		problem = pstrdup(st.source_problem);
+	else
+		problem = check_key_part(event_id, "event_id", INBOX_MAX_EVENT_ID_BYTES);
+
+	if (problem == NULL)
+	{
+		if (PG_ARGISNULL(2))
+			problem = pstrdup("body must not be NULL");
+		else
+		{
+			body_size = toast_raw_datum_size(PG_GETARG_DATUM(2)) - VARHDRSZ;
+			if (body_size > (Size) st.max_payload)
+				problem = psprintf("body is %zu bytes, over the limit of %d bytes for this source",
+								   body_size, st.max_payload);
+			else
+			{
+				text	   *body = PG_GETARG_TEXT_PP(2);
+
+				payload = InboxParseJson(VARDATA_ANY(body),
+										 VARSIZE_ANY_EXHDR(body), &problem);
+			}
+		}
+	}
+
+	if (problem != NULL)
+		reject(&res, problem);
+	else
+		ingest_one(&st, event_id, payload, body_size, headers, &res);
+
+	PG_RETURN_DATUM(ingest_finish(fcinfo, &st, &res));
+}
+
+/*
+ * Check that an array argument of ingest_many is usable and deconstruct it.
+ */
+static void
+deconstruct_argument(ArrayType *arr, const char *name, Oid elemtype,
+					 Datum **elems, bool **nulls, int *count)
+{
+	int16		typlen;
+	bool		typbyval;
+	char		typalign;
+
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be a one-dimensional array", name)));
+	get_typlenbyvalalign(elemtype, &typlen, &typbyval, &typalign);
+	deconstruct_array(arr, elemtype, typlen, typbyval, typalign,
+					  elems, nulls, count);
+}
+
+/*
+ * inbox.ingest_many(source text, event_ids text[], payloads jsonb[])
+ */
+Datum
+ingest_many(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	text	   *source = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
+	Datum	   *ids;
+	bool	   *id_nulls;
+	int			n_ids;
+	Datum	   *payloads;
+	bool	   *payload_nulls;
+	int			n_payloads;
+	InboxIngest st;
+	MemoryContext element_cxt;
+	MemoryContext old;
+	int			i;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("event_ids must not be NULL")));
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("payloads must not be NULL")));
+
+	deconstruct_argument(PG_GETARG_ARRAYTYPE_P(1), "event_ids", TEXTOID,
+						 &ids, &id_nulls, &n_ids);
+	deconstruct_argument(PG_GETARG_ARRAYTYPE_P(2), "payloads", JSONBOID,
+						 &payloads, &payload_nulls, &n_payloads);
+	if (n_ids != n_payloads)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("event_ids and payloads must have the same number of elements"),
+				 errdetail("event_ids has %d elements and payloads has %d.",
+						   n_ids, n_payloads)));
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+
+	ingest_begin(&st, source);
+
+	element_cxt = AllocSetContextCreate(CurrentMemoryContext,
+										"pg_inbox ingest_many element",
+										ALLOCSET_DEFAULT_SIZES);
+	for (i = 0; i < n_ids; i++)
+	{
+		InboxResult res;
+		text	   *event_id = NULL;
+		Jsonb	   *payload = NULL;
+		Size		payload_size = 0;
+		HeapTuple	tuple;
+
+		CHECK_FOR_INTERRUPTS();
+		old = MemoryContextSwitchTo(element_cxt);
+
+		if (!id_nulls[i])
+			event_id = DatumGetTextPP(ids[i]);
+		if (!payload_nulls[i])
+		{
+			payload_size = toast_raw_datum_size(payloads[i]) - VARHDRSZ;
+			if (st.source_problem == NULL && payload_size <= (Size) st.max_payload)
+				payload = DatumGetJsonbP(payloads[i]);
+			else
+				payload = (Jsonb *) DatumGetPointer(payloads[i]);
+		}
+
+		ingest_one(&st, event_id, payload, payload_size, NULL, &res);
+
+		tuple = result_tuple(rsinfo->setDesc, &res, true, i + 1);
+		MemoryContextSwitchTo(old);
+		tuplestore_puttuple(rsinfo->setResult, tuple);
+		MemoryContextReset(element_cxt);
+	}
+	MemoryContextDelete(element_cxt);
+
+	ingest_end(&st);
+	return (Datum) 0;
+}

@@ -1,0 +1,473 @@
+/*-------------------------------------------------------------------------
+ *
+ * payload.c
+ *	  The payload digest and a JSON parser that reports instead of raising.
+ *
+ * The digest is a SHA-256 over a canonical serialisation of a jsonb value:
+ * two values that are equal under jsonb's "=" get the same digest, because
+ * jsonb already sorts and de-duplicates object keys, and numbers are fed in
+ * the normalised form in which 1, 1.0 and 1.00 are the same text.  Deciding
+ * between "duplicate" and "conflict" then compares 32 bytes instead of
+ * detoasting a stored payload.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include <limits.h>
+
+#include "common/cryptohash.h"
+#include "common/jsonapi.h"
+#include "mb/pg_wchar.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+#include "compat.h"
+#include "pg_inbox.h"
+
+/* NUMERIC_DSCALE_MAX and the weight limit of numeric.c, in decimal digits */
+#define INBOX_NUMERIC_MAX_DSCALE	0x3FFF
+#define INBOX_NUMERIC_MAX_DIGITS	131000
+
+/* stay well below jsonb's limit of 256 MB per container */
+#define INBOX_JSONB_MAX_ESTIMATE	(255 * 1024 * 1024)
+
+static void
+digest_update(pg_cryptohash_ctx *ctx, const void *data, size_t len)
+{
+	if (pg_cryptohash_update(ctx, (const uint8 *) data, len) < 0)
+		elog(ERROR, "could not update SHA-256 digest: %s",
+			 pg_cryptohash_error(ctx));
+}
+
+static void
+digest_tagged(pg_cryptohash_ctx *ctx, char tag, const void *data, uint32 len)
+{
+	digest_update(ctx, &tag, 1);
+	digest_update(ctx, &len, sizeof(len));
+	if (len > 0)
+		digest_update(ctx, data, len);
+}
+
+static void
+digest_scalar(pg_cryptohash_ctx *ctx, JsonbValue *v)
+{
+	switch (v->type)
+	{
+		case jbvNull:
+			digest_tagged(ctx, 'n', NULL, 0);
+			break;
+		case jbvBool:
+			digest_tagged(ctx, v->val.boolean ? 't' : 'f', NULL, 0);
+			break;
+		case jbvString:
+			digest_tagged(ctx, 's', v->val.string.val, v->val.string.len);
+			break;
+		case jbvNumeric:
+			{
+				char	   *norm = numeric_normalize(v->val.numeric);
+
+				digest_tagged(ctx, 'd', norm, strlen(norm));
+				pfree(norm);
+			}
+			break;
+		default:
+			elog(ERROR, "unexpected jsonb scalar type: %d", (int) v->type);
+	}
+}
+
+/*
+ * Fill digest (INBOX_DIGEST_LEN bytes) with the canonical digest of jb.
+ */
+void
+InboxPayloadDigest(Jsonb *jb, uint8 *digest)
+{
+	pg_cryptohash_ctx *ctx;
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	ctx = pg_cryptohash_create(PG_SHA256);
+	if (pg_cryptohash_init(ctx) < 0)
+		elog(ERROR, "could not initialize SHA-256 digest: %s",
+			 pg_cryptohash_error(ctx));
+
+	it = JsonbIteratorInit(&jb->root);
+	while ((tok = JsonbIteratorNext(&it, &v, false)) != WJB_DONE)
+	{
+		switch (tok)
+		{
+			case WJB_BEGIN_ARRAY:
+				{
+					uint32		n = (uint32) v.val.array.nElems;
+
+					digest_tagged(ctx, v.val.array.rawScalar ? 'r' : '[',
+								  &n, sizeof(n));
+				}
+				break;
+			case WJB_BEGIN_OBJECT:
+				{
+					uint32		n = (uint32) v.val.object.nPairs;
+
+					digest_tagged(ctx, '{', &n, sizeof(n));
+				}
+				break;
+			case WJB_END_ARRAY:
+				digest_tagged(ctx, ']', NULL, 0);
+				break;
+			case WJB_END_OBJECT:
+				digest_tagged(ctx, '}', NULL, 0);
+				break;
+			case WJB_KEY:
+				digest_tagged(ctx, 'k', NULL, 0);
+				digest_scalar(ctx, &v);
+				break;
+			case WJB_VALUE:
+			case WJB_ELEM:
+				digest_scalar(ctx, &v);
+				break;
+			case WJB_DONE:
+				break;
+		}
+	}
+
+	if (pg_cryptohash_final(ctx, digest, INBOX_DIGEST_LEN) < 0)
+		elog(ERROR, "could not finalize SHA-256 digest: %s",
+			 pg_cryptohash_error(ctx));
+	pg_cryptohash_free(ctx);
+}
+
+/*
+ * Name of the JSON type at the root of jb, for messages.
+ */
+const char *
+InboxJsonTypeName(Jsonb *jb)
+{
+	if (JB_ROOT_IS_OBJECT(jb))
+		return "object";
+	if (JB_ROOT_IS_ARRAY(jb) && !JB_ROOT_IS_SCALAR(jb))
+		return "array";
+	{
+		JsonbValue	v;
+
+		if (!JsonbExtractScalar(&jb->root, &v))
+			return "unknown";
+		switch (v.type)
+		{
+			case jbvNull:
+				return "null";
+			case jbvBool:
+				return "boolean";
+			case jbvNumeric:
+				return "number";
+			case jbvString:
+				return "string";
+			default:
+				return "unknown";
+		}
+	}
+}
+
+/*
+ * The parser below builds a jsonb the way jsonb_in() does, but records the
+ * first problem in the state instead of raising an error: the caller turns it
+ * into a "rejected" answer, and its transaction goes on.  Everything that
+ * would make jsonb_in() raise is caught before it gets that far: syntax and
+ * escape errors are returned by pg_parse_json(), nesting deeper than the
+ * parser's stack allows is refused by a pre-scan, and numbers that numeric
+ * cannot hold are checked here.
+ */
+typedef struct InboxParseState
+{
+	JsonbParseState *parse;
+	JsonbValue *res;
+	char	   *problem;		/* first problem found, or NULL */
+	bool		root_scalar;	/* the document is a bare scalar */
+	Size		estimate;		/* upper bound of the jsonb's size */
+} InboxParseState;
+
+static bool
+parse_failed(InboxParseState *st, Size cost)
+{
+	if (st->problem != NULL)
+		return true;
+	st->estimate += cost;
+	if (st->estimate > INBOX_JSONB_MAX_ESTIMATE)
+	{
+		st->problem = psprintf("the JSON value is too large to store as jsonb");
+		return true;
+	}
+	return false;
+}
+
+static INBOX_JSON_ACTION
+parse_object_start(void *state)
+{
+	InboxParseState *st = (InboxParseState *) state;
+
+	if (!parse_failed(st, 16))
+		st->res = pushJsonbValue(&st->parse, WJB_BEGIN_OBJECT, NULL);
+	INBOX_JSON_ACTION_RETURN;
+}
+
+static INBOX_JSON_ACTION
+parse_object_end(void *state)
+{
+	InboxParseState *st = (InboxParseState *) state;
+
+	if (!parse_failed(st, 0))
+		st->res = pushJsonbValue(&st->parse, WJB_END_OBJECT, NULL);
+	INBOX_JSON_ACTION_RETURN;
+}
+
+static INBOX_JSON_ACTION
+parse_array_start(void *state)
+{
+	InboxParseState *st = (InboxParseState *) state;
+
+	if (!parse_failed(st, 16))
+		st->res = pushJsonbValue(&st->parse, WJB_BEGIN_ARRAY, NULL);
+	INBOX_JSON_ACTION_RETURN;
+}
+
+static INBOX_JSON_ACTION
+parse_array_end(void *state)
+{
+	InboxParseState *st = (InboxParseState *) state;
+
+	if (!parse_failed(st, 0))
+		st->res = pushJsonbValue(&st->parse, WJB_END_ARRAY, NULL);
+	INBOX_JSON_ACTION_RETURN;
+}
+
+static INBOX_JSON_ACTION
+parse_object_field_start(void *state, char *fname, bool isnull)
+{
+	InboxParseState *st = (InboxParseState *) state;
+	JsonbValue	v;
+	size_t		len = strlen(fname);
+
+	if (parse_failed(st, len + 16))
+		INBOX_JSON_ACTION_RETURN;
+	v.type = jbvString;
+	v.val.string.len = (int) len;
+	v.val.string.val = fname;
+	st->res = pushJsonbValue(&st->parse, WJB_KEY, &v);
+	INBOX_JSON_ACTION_RETURN;
+}
+
+/*
+ * Would numeric_in() accept this JSON number token?  The token already
+ * matches JSON's number grammar: -?digits(.digits)?([eE][+-]?digits)?
+ */
+static bool
+json_number_fits_numeric(const char *token)
+{
+	const char *p = token;
+	long		int_digits = 0;
+	long		frac_digits = 0;
+	long		exponent = 0;
+	bool		exp_negative = false;
+
+	if (*p == '-')
+		p++;
+	while (*p >= '0' && *p <= '9')
+	{
+		int_digits++;
+		p++;
+	}
+	if (*p == '.')
+	{
+		p++;
+		while (*p >= '0' && *p <= '9')
+		{
+			frac_digits++;
+			p++;
+		}
+	}
+	if (*p == 'e' || *p == 'E')
+	{
+		p++;
+		if (*p == '+' || *p == '-')
+			exp_negative = (*p++ == '-');
+		while (*p >= '0' && *p <= '9')
+		{
+			if (exponent < INT_MAX / 4)
+				exponent = exponent * 10 + (*p - '0');
+			p++;
+		}
+		if (exp_negative)
+			exponent = -exponent;
+	}
+
+	if (exponent >= INT_MAX / 4 || exponent <= -(INT_MAX / 4))
+		return false;
+	if (frac_digits - exponent > INBOX_NUMERIC_MAX_DSCALE)
+		return false;
+	if (int_digits + exponent > INBOX_NUMERIC_MAX_DIGITS)
+		return false;
+	return true;
+}
+
+static INBOX_JSON_ACTION
+parse_scalar(void *state, char *token, JsonTokenType tokentype)
+{
+	InboxParseState *st = (InboxParseState *) state;
+	JsonbValue	v;
+	size_t		len = strlen(token);
+
+	if (parse_failed(st, len + 16))
+		INBOX_JSON_ACTION_RETURN;
+
+	if (st->parse == NULL)
+	{
+		/* a bare scalar as the whole document: the caller rejects it */
+		st->root_scalar = true;
+		INBOX_JSON_ACTION_RETURN;
+	}
+
+	switch (tokentype)
+	{
+		case JSON_TOKEN_STRING:
+			v.type = jbvString;
+			v.val.string.len = (int) len;
+			v.val.string.val = token;
+			break;
+		case JSON_TOKEN_NUMBER:
+			if (!json_number_fits_numeric(token))
+			{
+				st->problem = psprintf("the number %.40s%s is out of the range of type numeric",
+									   token, len > 40 ? "..." : "");
+				INBOX_JSON_ACTION_RETURN;
+			}
+			v.type = jbvNumeric;
+			v.val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in,
+																CStringGetDatum(token),
+																ObjectIdGetDatum(InvalidOid),
+																Int32GetDatum(-1)));
+			break;
+		case JSON_TOKEN_TRUE:
+			v.type = jbvBool;
+			v.val.boolean = true;
+			break;
+		case JSON_TOKEN_FALSE:
+			v.type = jbvBool;
+			v.val.boolean = false;
+			break;
+		case JSON_TOKEN_NULL:
+			v.type = jbvNull;
+			break;
+		default:
+			elog(ERROR, "unexpected JSON token type: %d", (int) tokentype);
+	}
+
+	if (st->parse->contVal.type == jbvArray)
+		st->res = pushJsonbValue(&st->parse, WJB_ELEM, &v);
+	else
+		st->res = pushJsonbValue(&st->parse, WJB_VALUE, &v);
+	INBOX_JSON_ACTION_RETURN;
+}
+
+/*
+ * Deepest nesting of arrays and objects in json, counting outside strings.
+ * Stops counting once limit is passed.
+ */
+static int
+json_max_depth(const char *json, int len, int limit)
+{
+	int			depth = 0;
+	int			max = 0;
+	bool		in_string = false;
+	int			i;
+
+	for (i = 0; i < len; i++)
+	{
+		char		c = json[i];
+
+		if (in_string)
+		{
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+			continue;
+		}
+		switch (c)
+		{
+			case '"':
+				in_string = true;
+				break;
+			case '[':
+			case '{':
+				if (++depth > max)
+				{
+					max = depth;
+					if (max > limit)
+						return max;
+				}
+				break;
+			case ']':
+			case '}':
+				depth--;
+				break;
+			default:
+				break;
+		}
+	}
+	return max;
+}
+
+/*
+ * Parse json (len bytes, server encoding) into a jsonb object or array.
+ * Returns NULL and sets *problem to a sentence when the text is unusable.
+ */
+Jsonb *
+InboxParseJson(const char *json, int len, char **problem)
+{
+	JsonLexContext *lex;
+	JsonSemAction sem;
+	InboxParseState st;
+	JsonParseErrorType err;
+
+	*problem = NULL;
+
+	if (json_max_depth(json, len, INBOX_MAX_JSON_DEPTH) > INBOX_MAX_JSON_DEPTH)
+	{
+		*problem = psprintf("the body nests arrays and objects deeper than %d levels",
+							INBOX_MAX_JSON_DEPTH);
+		return NULL;
+	}
+
+	memset(&st, 0, sizeof(st));
+	memset(&sem, 0, sizeof(sem));
+	sem.semstate = &st;
+	sem.object_start = parse_object_start;
+	sem.object_end = parse_object_end;
+	sem.array_start = parse_array_start;
+	sem.array_end = parse_array_end;
+	sem.object_field_start = parse_object_field_start;
+	sem.scalar = parse_scalar;
+
+	lex = makeJsonLexContextCstringLen((char *) json, len,
+									   GetDatabaseEncoding(), true);
+	err = pg_parse_json(lex, &sem);
+	if (err != JSON_SUCCESS)
+	{
+		*problem = psprintf("the body is not valid JSON: %s",
+							json_errdetail(err, lex));
+		return NULL;
+	}
+	if (st.problem != NULL)
+	{
+		*problem = st.problem;
+		return NULL;
+	}
+	if (st.root_scalar || st.res == NULL)
+	{
+		*problem = psprintf("the payload must be a JSON object or array");
+		return NULL;
+	}
+	return JsonbValueToJsonb(st.res);
+}

@@ -1,0 +1,124 @@
+/*-------------------------------------------------------------------------
+ *
+ * pg_inbox.c
+ *	  Module entry point: settings and the per-backend catalog cache.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "catalog/dependency.h"
+#include "catalog/namespace.h"
+#include "fmgr.h"
+#include "utils/guc.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+
+#include "compat.h"
+#include "pg_inbox.h"
+
+PG_MODULE_MAGIC;
+
+int			inbox_max_payload_bytes = INBOX_DEFAULT_PAYLOAD_BYTES;
+
+static InboxCatalog inbox_catalog;
+static bool inbox_catalog_valid = false;
+
+void		_PG_init(void);
+
+/*
+ * Any invalidation of one of our relations (ALTER, DROP, DROP EXTENSION) or
+ * a reset of the whole relcache makes us look everything up again.
+ */
+static void
+InboxRelcacheCallback(Datum arg, Oid relid)
+{
+	if (!inbox_catalog_valid)
+		return;
+	if (relid == InvalidOid ||
+		relid == inbox_catalog.events ||
+		relid == inbox_catalog.events_key ||
+		relid == inbox_catalog.sources ||
+		relid == inbox_catalog.sources_pkey)
+		inbox_catalog_valid = false;
+}
+
+void
+_PG_init(void)
+{
+	DefineCustomIntVariable("pg_inbox.max_payload_bytes",
+							"Largest payload accepted for a source that has no row in inbox.sources.",
+							"A larger payload is ingested as \"rejected\".",
+							&inbox_max_payload_bytes,
+							INBOX_DEFAULT_PAYLOAD_BYTES,
+							1,
+							INBOX_MAX_PAYLOAD_BYTES,
+							PGC_SUSET,
+							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("pg_inbox");
+
+	CacheRegisterRelcacheCallback(InboxRelcacheCallback, (Datum) 0);
+}
+
+static Oid
+InboxLookupRelation(Oid schema, const char *name)
+{
+	Oid			relid = get_relname_relid(name, schema);
+
+	if (!OidIsValid(relid))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation \"inbox.%s\" does not exist", name),
+				 errhint("The pg_inbox extension is damaged; reinstall it with DROP EXTENSION and CREATE EXTENSION.")));
+	return relid;
+}
+
+static AttrNumber
+InboxLookupColumn(Oid relid, const char *table, const char *column)
+{
+	AttrNumber	attnum = get_attnum(relid, column);
+
+	if (attnum == InvalidAttrNumber)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_COLUMN),
+				 errmsg("column \"%s\" of relation \"inbox.%s\" does not exist",
+						column, table),
+				 errhint("The pg_inbox extension is damaged; reinstall it with DROP EXTENSION and CREATE EXTENSION.")));
+	return attnum;
+}
+
+/*
+ * Resolve the extension's objects, once per backend until an invalidation.
+ */
+const InboxCatalog *
+InboxGetCatalog(void)
+{
+	InboxCatalog c;
+
+	if (inbox_catalog_valid)
+		return &inbox_catalog;
+
+	c.schema = get_namespace_oid("inbox", true);
+	if (!OidIsValid(c.schema))
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_SCHEMA),
+				 errmsg("schema \"inbox\" does not exist"),
+				 errhint("Run CREATE EXTENSION pg_inbox.")));
+
+	c.events = InboxLookupRelation(c.schema, "events");
+	c.events_key = InboxLookupRelation(c.schema, "events_source_event_id_key");
+	c.sources = InboxLookupRelation(c.schema, "sources");
+	c.sources_pkey = InboxLookupRelation(c.schema, "sources_pkey");
+	c.ev_id = InboxLookupColumn(c.events, "events", "id");
+	c.ev_received_at = InboxLookupColumn(c.events, "events", "received_at");
+	c.ev_payload_digest = InboxLookupColumn(c.events, "events", "payload_digest");
+	c.src_max_payload_bytes = InboxLookupColumn(c.sources, "sources",
+												"max_payload_bytes");
+	c.events_seq = InboxGetIdentitySequence(c.events, c.ev_id);
+
+	inbox_catalog = c;
+	inbox_catalog_valid = true;
+	return &inbox_catalog;
+}
