@@ -34,6 +34,7 @@
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
+#include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -380,6 +381,8 @@ insert_event(InboxIngest *st, text *event_id, const uint8 *digest,
 		prepare_insert_plan();
 		MemoryContextSwitchTo(cxt);
 	}
+
+	PreventCommandIfReadOnly("inbox.ingest of a new event");
 
 	/* the identity column's own rule: inserting rows is the privilege */
 	id = nextval_internal(st->cat->events_seq, false);

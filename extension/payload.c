@@ -184,7 +184,7 @@ typedef struct InboxParseState
 	JsonbParseState *parse;
 	JsonbValue *res;
 	char	   *problem;		/* first problem found, or NULL */
-	bool		root_scalar;	/* the document is a bare scalar */
+	const char *root_scalar;	/* JSON type of a bare scalar document */
 	Size		estimate;		/* upper bound of the jsonb's size */
 } InboxParseState;
 
@@ -324,7 +324,22 @@ parse_scalar(void *state, char *token, JsonTokenType tokentype)
 	if (st->parse == NULL)
 	{
 		/* a bare scalar as the whole document: the caller rejects it */
-		st->root_scalar = true;
+		switch (tokentype)
+		{
+			case JSON_TOKEN_STRING:
+				st->root_scalar = "string";
+				break;
+			case JSON_TOKEN_NUMBER:
+				st->root_scalar = "number";
+				break;
+			case JSON_TOKEN_TRUE:
+			case JSON_TOKEN_FALSE:
+				st->root_scalar = "boolean";
+				break;
+			default:
+				st->root_scalar = "null";
+				break;
+		}
 		INBOX_JSON_ACTION_RETURN;
 	}
 
@@ -464,9 +479,10 @@ InboxParseJson(const char *json, int len, char **problem)
 		*problem = st.problem;
 		return NULL;
 	}
-	if (st.root_scalar || st.res == NULL)
+	if (st.root_scalar != NULL || st.res == NULL)
 	{
-		*problem = psprintf("the payload must be a JSON object or array");
+		*problem = psprintf("payload must be a JSON object or array, not %s",
+							st.root_scalar ? st.root_scalar : "empty");
 		return NULL;
 	}
 	return JsonbValueToJsonb(st.res);
