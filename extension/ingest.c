@@ -322,7 +322,12 @@ probe_key(InboxIngest *st, text *event_id, const uint8 *digest,
 			return found;
 
 		if (++rounds > INBOX_MAX_KEY_ROUNDS)
-			elog(ERROR, "key of inbox.events kept changing while waiting for concurrent inserts");
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not store the event because its key kept changing"),
+					 errdetail("Concurrent transactions inserted the same source and event id and rolled back %d times.",
+							   INBOX_MAX_KEY_ROUNDS),
+					 errhint("Retry the transaction.")));
 		if (spec_token != 0)
 			SpeculativeInsertionWait(xwait, spec_token);
 		else
@@ -480,10 +485,28 @@ ingest_one(InboxIngest *st, text *event_id, Jsonb *payload, Size payload_size,
 	{
 		if (probe_key(st, event_id, digest, res))
 			return;
+
+		/*
+		 * The INSERT stored nothing and no row is there: not a race (ON
+		 * CONFLICT only gives up on a row that committed), but a BEFORE
+		 * INSERT trigger that returned NULL.  That is the table owner's
+		 * decision, and an answer, not an error.
+		 */
+		if (rounds > 0 && st->events->trigdesc != NULL &&
+			st->events->trigdesc->trig_insert_before_row)
+		{
+			reject(res, pstrdup("a BEFORE INSERT trigger on inbox.events skipped the event"));
+			return;
+		}
 		if (insert_event(st, event_id, digest, payload, headers, res))
 			return;
 		if (rounds >= INBOX_MAX_KEY_ROUNDS)
-			elog(ERROR, "key of inbox.events kept changing while inserting");
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not store the event because its key kept changing"),
+					 errdetail("Concurrent transactions inserted and deleted the same source and event id %d times.",
+							   INBOX_MAX_KEY_ROUNDS),
+					 errhint("Retry the transaction.")));
 	}
 }
 
