@@ -63,7 +63,7 @@ FROM inbox.events WHERE source = 'stripe' AND event_id = 'evt_1';
 
 -- the digest agrees with jsonb equality
 SELECT count(DISTINCT payload_digest) AS digests, count(DISTINCT payload) AS payloads
-FROM inbox.events;
+FROM inbox.events WHERE source IN ('stripe', 'Stripe', 'github');
 
 --
 -- ingest_raw: the body as text
