@@ -56,6 +56,9 @@ PG_FUNCTION_INFO_V1(ingest_many);
 /* how often one key may change under us before we give up */
 #define INBOX_MAX_KEY_ROUNDS	100
 
+/* inserts that stored nothing while no row had the key, before giving up */
+#define INBOX_MAX_EMPTY_ROUNDS	3
+
 typedef enum InboxStatus
 {
 	INBOX_INSERTED,
@@ -93,7 +96,13 @@ typedef struct InboxIngest
 	bool		spi_connected;
 } InboxIngest;
 
-/* the prepared INSERT, kept for the backend's life */
+/*
+ * The prepared INSERT, kept for the backend's life.  Its ON CONFLICT names no
+ * conflict target: a target would need SELECT on its columns, and a writer
+ * role has INSERT only.  The unique key on (source, event_id) is the only
+ * one a new event can meet, since ids come from the sequence; a conflict on
+ * any unique index a user adds is reported by ingest_one().
+ */
 static SPIPlanPtr inbox_insert_plan = NULL;
 
 #define INSERT_SQL \
@@ -101,7 +110,7 @@ static SPIPlanPtr inbox_insert_plan = NULL;
 	" (id, source, event_id, payload_digest, received_at, available_at, headers, payload)" \
 	" OVERRIDING SYSTEM VALUE" \
 	" VALUES ($1, $2, $3, $4, $5, $5, $6, $7)" \
-	" ON CONFLICT (source, event_id) DO NOTHING"
+	" ON CONFLICT DO NOTHING"
 
 static void
 reject(InboxResult *res, char *detail)
@@ -220,18 +229,80 @@ ingest_end(InboxIngest *st)
 }
 
 /*
+ * Fill *res from the stored event in slot: its id and received_at, and the
+ * verdict on the payload.
+ */
+static void
+read_stored_event(InboxIngest *st, const uint8 *digest, InboxResult *res)
+{
+	const InboxCatalog *cat = st->cat;
+	bool		isnull;
+	Datum		d;
+
+	res->id = DatumGetInt64(slot_getattr(st->slot, cat->ev_id, &isnull));
+	res->received_at = DatumGetTimestampTz(slot_getattr(st->slot,
+														cat->ev_received_at,
+														&isnull));
+	d = slot_getattr(st->slot, cat->ev_payload_digest, &isnull);
+	if (!isnull &&
+		VARSIZE_ANY_EXHDR(DatumGetPointer(d)) == INBOX_DIGEST_LEN &&
+		memcmp(VARDATA_ANY(DatumGetPointer(d)), digest, INBOX_DIGEST_LEN) == 0)
+	{
+		res->status = INBOX_DUPLICATE;
+		res->detail = NULL;
+	}
+	else
+	{
+		res->status = INBOX_CONFLICT;
+		res->detail = pstrdup("an event with this source and event id was already stored with a different payload; the stored event was kept");
+	}
+}
+
+/*
+ * Under REPEATABLE READ and SERIALIZABLE the answer must agree with the
+ * transaction's snapshot.  Look for a version of the key that the snapshot
+ * sees, with an ordinary MVCC index scan: under SERIALIZABLE that scan also
+ * takes the predicate locks that make a duplicate answer count as a read.
+ * Returns false if no version is visible.
+ */
+static bool
+probe_key_in_snapshot(InboxIngest *st, ScanKey skey, const uint8 *digest,
+					  InboxResult *res)
+{
+	IndexScanDesc scan;
+	bool		found = false;
+
+	scan = index_beginscan(st->events, st->key_index, GetActiveSnapshot(), 2, 0);
+	index_rescan(scan, skey, 2, NULL, 0);
+	if (index_getnext_slot(scan, ForwardScanDirection, st->slot))
+	{
+		read_stored_event(st, digest, res);
+		found = true;
+	}
+	index_endscan(scan);
+	ExecClearTuple(st->slot);
+	return found;
+}
+
+/*
  * Look for the key.  Returns true and fills *res with the stored event's id,
  * received_at and the verdict on the payload when a row is there; returns
- * false when the key is absent.  A row whose inserter is still running is
- * waited for; under REPEATABLE READ and SERIALIZABLE a row that committed
- * after our snapshot was taken is a serialization failure, exactly as for
- * INSERT ... ON CONFLICT DO NOTHING.
+ * false when the key is absent.
+ *
+ * The probe uses a dirty snapshot, as the executor's unique checks do, so
+ * that it sees rows of transactions still in progress.  A row whose inserter
+ * is still running is waited for.  A row that another transaction is updating
+ * or deleting is not: the key, id, received_at and digest never change, and a
+ * delete that commits later is purge's business.
+ *
+ * Under REPEATABLE READ and SERIALIZABLE a key that only a transaction
+ * committed after our snapshot could have stored is a serialization failure,
+ * as for INSERT ... ON CONFLICT DO NOTHING.
  */
 static bool
 probe_key(InboxIngest *st, text *event_id, const uint8 *digest,
 		  InboxResult *res)
 {
-	const InboxCatalog *cat = st->cat;
 	SnapshotData dirty;
 	ScanKeyData skey[2];
 	IndexScanDesc scan;
@@ -239,6 +310,7 @@ probe_key(InboxIngest *st, text *event_id, const uint8 *digest,
 	uint32		spec_token = 0;
 	ItemPointerData wait_tid;
 	bool		found;
+	bool		ours = false;
 	int			rounds = 0;
 
 	ScanKeyEntryInitialize(&skey[0], 0, 1, BTEqualStrategyNumber,
@@ -258,9 +330,6 @@ probe_key(InboxIngest *st, text *event_id, const uint8 *digest,
 		index_rescan(scan, skey, 2, NULL, 0);
 		while (index_getnext_slot(scan, ForwardScanDirection, st->slot))
 		{
-			bool		isnull;
-			Datum		d;
-
 			if (TransactionIdIsValid(dirty.xmin))
 			{
 				/* inserted by a transaction that is still running */
@@ -270,48 +339,18 @@ probe_key(InboxIngest *st, text *event_id, const uint8 *digest,
 				continue;
 			}
 
-			/*
-			 * A version that is committed, or ours.  If another transaction
-			 * is deleting or updating it we do not wait: the key columns,
-			 * id, received_at and digest never change, and a delete that
-			 * commits later is purge's business.
-			 */
-			if (IsolationUsesXactSnapshot() &&
-				!table_tuple_satisfies_snapshot(st->events, st->slot,
-												GetActiveSnapshot()))
+			/* a version that is committed, or ours */
+			if (IsolationUsesXactSnapshot())
 			{
-				bool		xmin_null;
+				bool		isnull;
 				TransactionId xmin;
 
 				xmin = DatumGetTransactionId(slot_getsysattr(st->slot,
 															 MinTransactionIdAttributeNumber,
-															 &xmin_null));
-				if (!TransactionIdIsCurrentTransactionId(xmin))
-					ereport(ERROR,
-							(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-							 errmsg("could not serialize access due to concurrent update"),
-							 errdetail("Another transaction stored the same source and event id after this transaction's snapshot was taken."),
-							 errhint("Retry the transaction.")));
+															 &isnull));
+				ours = TransactionIdIsCurrentTransactionId(xmin);
 			}
-
-			res->id = DatumGetInt64(slot_getattr(st->slot, cat->ev_id, &isnull));
-			res->received_at = DatumGetTimestampTz(slot_getattr(st->slot,
-																cat->ev_received_at,
-																&isnull));
-			d = slot_getattr(st->slot, cat->ev_payload_digest, &isnull);
-			if (!isnull &&
-				VARSIZE_ANY_EXHDR(DatumGetPointer(d)) == INBOX_DIGEST_LEN &&
-				memcmp(VARDATA_ANY(DatumGetPointer(d)), digest,
-					   INBOX_DIGEST_LEN) == 0)
-			{
-				res->status = INBOX_DUPLICATE;
-				res->detail = NULL;
-			}
-			else
-			{
-				res->status = INBOX_CONFLICT;
-				res->detail = pstrdup("an event with this source and event id was already stored with a different payload; the stored event was kept");
-			}
+			read_stored_event(st, digest, res);
 			found = true;
 			break;
 		}
@@ -319,7 +358,7 @@ probe_key(InboxIngest *st, text *event_id, const uint8 *digest,
 		ExecClearTuple(st->slot);
 
 		if (found || !TransactionIdIsValid(xwait))
-			return found;
+			break;
 
 		if (++rounds > INBOX_MAX_KEY_ROUNDS)
 			ereport(ERROR,
@@ -334,6 +373,15 @@ probe_key(InboxIngest *st, text *event_id, const uint8 *digest,
 			XactLockTableWait(xwait, st->events, &wait_tid, XLTW_InsertIndex);
 		CHECK_FOR_INTERRUPTS();
 	}
+
+	if (found && IsolationUsesXactSnapshot() && !ours &&
+		!probe_key_in_snapshot(st, skey, digest, res))
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to concurrent update"),
+				 errdetail("Another transaction stored the same source and event id after this transaction's snapshot was taken."),
+				 errhint("Retry the transaction.")));
+	return found;
 }
 
 static void
@@ -487,26 +535,30 @@ ingest_one(InboxIngest *st, text *event_id, Jsonb *payload, Size payload_size,
 			return;
 
 		/*
-		 * The INSERT stored nothing and no row is there: not a race (ON
-		 * CONFLICT only gives up on a row that committed), but a BEFORE
-		 * INSERT trigger that returned NULL.  That is the table owner's
-		 * decision, and an answer, not an error.
+		 * The INSERT stored nothing and no row has the key.  ON CONFLICT
+		 * only gives up on a row that committed, so this is not a race with
+		 * another ingest; it is a BEFORE INSERT trigger that returned NULL
+		 * (the table owner's decision, and an answer), or a row that some
+		 * other unique index of inbox.events holds (an error).  A purge that
+		 * deleted the row in between would explain one round; retry a few.
 		 */
-		if (rounds > 0 && st->events->trigdesc != NULL &&
-			st->events->trigdesc->trig_insert_before_row)
+		if (rounds > 0)
 		{
-			reject(res, pstrdup("a BEFORE INSERT trigger on inbox.events skipped the event"));
-			return;
+			if (st->events->trigdesc != NULL &&
+				st->events->trigdesc->trig_insert_before_row)
+			{
+				reject(res, pstrdup("a BEFORE INSERT trigger on inbox.events skipped the event"));
+				return;
+			}
+			if (rounds >= INBOX_MAX_EMPTY_ROUNDS)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNIQUE_VIOLATION),
+						 errmsg("could not store the event because it conflicts with another unique index of inbox.events"),
+						 errdetail("Only the unique key on (source, event_id) is decided by pg_inbox."),
+						 errhint("Drop the unique indexes that were added to inbox.events.")));
 		}
 		if (insert_event(st, event_id, digest, payload, headers, res))
 			return;
-		if (rounds >= INBOX_MAX_KEY_ROUNDS)
-			ereport(ERROR,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-					 errmsg("could not store the event because its key kept changing"),
-					 errdetail("Concurrent transactions inserted and deleted the same source and event id %d times.",
-							   INBOX_MAX_KEY_ROUNDS),
-					 errhint("Retry the transaction.")));
 	}
 }
 

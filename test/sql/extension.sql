@@ -81,3 +81,12 @@ CREATE EXTENSION pg_inbox;
 DROP SCHEMA inbox;
 CREATE EXTENSION pg_inbox;
 SELECT count(*) FROM inbox.events;
+
+-- a unique index added by hand is not decided by pg_inbox: a clear error
+CREATE UNIQUE INDEX events_hand_made ON inbox.events ((payload ->> 'order'));
+SELECT status FROM inbox.ingest('ext', 'u1', '{"order": "o-1"}');
+SELECT status FROM inbox.ingest('ext', 'u1', '{"order": "o-1"}');
+SELECT status FROM inbox.ingest('ext', 'u2', '{"order": "o-1"}');
+\echo sqlstate :LAST_ERROR_SQLSTATE
+DROP INDEX inbox.events_hand_made;
+SELECT status FROM inbox.ingest('ext', 'u2', '{"order": "o-1"}');
