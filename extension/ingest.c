@@ -85,7 +85,7 @@ typedef struct InboxResult
  */
 typedef struct InboxIngest
 {
-	const InboxCatalog *cat;
+	InboxCatalog *cat;
 	Relation	events;
 	Relation	key_index;
 	TupleTableSlot *slot;
@@ -94,6 +94,9 @@ typedef struct InboxIngest
 	char	   *source_problem; /* why every element is rejected, or NULL */
 	MemoryContext call_cxt;		/* context of the call; SPI returns to it */
 	bool		spi_connected;
+	bool		store_checked;	/* has the way to insert been chosen? */
+	bool		store_direct;	/* insert with store.c, not with SQL */
+	InboxStore	store;
 } InboxIngest;
 
 /*
@@ -217,6 +220,7 @@ ingest_begin(InboxIngest *st, text *source)
 static void
 ingest_end(InboxIngest *st)
 {
+	InboxStoreEnd(&st->store);
 	if (st->spi_connected)
 	{
 		if (SPI_finish() != SPI_OK_FINISH)
@@ -239,11 +243,12 @@ read_stored_event(InboxIngest *st, const uint8 *digest, InboxResult *res)
 	bool		isnull;
 	Datum		d;
 
-	res->id = DatumGetInt64(slot_getattr(st->slot, cat->ev_id, &isnull));
+	res->id = DatumGetInt64(slot_getattr(st->slot, cat->ev[INBOX_COL_ID],
+										 &isnull));
 	res->received_at = DatumGetTimestampTz(slot_getattr(st->slot,
-														cat->ev_received_at,
+														cat->ev[INBOX_COL_RECEIVED_AT],
 														&isnull));
-	d = slot_getattr(st->slot, cat->ev_payload_digest, &isnull);
+	d = slot_getattr(st->slot, cat->ev[INBOX_COL_PAYLOAD_DIGEST], &isnull);
 	if (!isnull &&
 		VARSIZE_ANY_EXHDR(DatumGetPointer(d)) == INBOX_DIGEST_LEN &&
 		memcmp(VARDATA_ANY(DatumGetPointer(d)), digest, INBOX_DIGEST_LEN) == 0)
@@ -401,18 +406,14 @@ prepare_insert_plan(void)
 }
 
 /*
- * Insert a key found absent.  Returns false if a concurrent transaction
- * stored it between our probe and our insert.
+ * Insert with the prepared INSERT, for a table that is no longer as the
+ * extension made it (see store.c).
  */
 static bool
-insert_event(InboxIngest *st, text *event_id, const uint8 *digest,
-			 Jsonb *payload, Jsonb *headers, InboxResult *res)
+insert_event_sql(InboxIngest *st, const InboxNewEvent *ev)
 {
 	Datum		values[7];
 	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
-	bytea	   *digest_datum;
-	int64		id;
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
 	int			rc;
 	MemoryContext cxt = CurrentMemoryContext;
 
@@ -435,37 +436,70 @@ insert_event(InboxIngest *st, text *event_id, const uint8 *digest,
 		MemoryContextSwitchTo(cxt);
 	}
 
-	PreventCommandIfReadOnly("inbox.ingest of a new event");
-
-	/* the identity column's own rule: inserting rows is the privilege */
-	id = nextval_internal(st->cat->events_seq, false);
-
-	digest_datum = (bytea *) palloc(VARHDRSZ + INBOX_DIGEST_LEN);
-	SET_VARSIZE(digest_datum, VARHDRSZ + INBOX_DIGEST_LEN);
-	memcpy(VARDATA(digest_datum), digest, INBOX_DIGEST_LEN);
-
-	values[0] = Int64GetDatum(id);
-	values[1] = PointerGetDatum(st->source);
-	values[2] = PointerGetDatum(event_id);
-	values[3] = PointerGetDatum(digest_datum);
-	values[4] = TimestampTzGetDatum(now);
-	values[5] = PointerGetDatum(headers);
-	if (headers == NULL)
+	values[0] = Int64GetDatum(ev->id);
+	values[1] = PointerGetDatum(ev->source);
+	values[2] = PointerGetDatum(ev->event_id);
+	values[3] = PointerGetDatum(ev->digest);
+	values[4] = TimestampTzGetDatum(ev->received_at);
+	values[5] = PointerGetDatum(ev->headers);
+	if (ev->headers == NULL)
 		nulls[5] = 'n';
-	values[6] = PointerGetDatum(payload);
+	values[6] = PointerGetDatum(ev->payload);
 
 	rc = SPI_execute_plan(inbox_insert_plan, values, nulls, false, 0);
 	MemoryContextSwitchTo(cxt);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-	pfree(digest_datum);
+	return SPI_processed > 0;
+}
 
-	if (SPI_processed == 0)
+/*
+ * Insert a key found absent.  Returns false if a concurrent transaction
+ * stored it between our probe and our insert.
+ */
+static bool
+insert_event(InboxIngest *st, text *event_id, const uint8 *digest,
+			 Jsonb *payload, Jsonb *headers, InboxResult *res)
+{
+	InboxNewEvent ev;
+	bool		stored;
+
+	PreventCommandIfReadOnly("inbox.ingest of a new event");
+
+	if (!st->store_checked)
+	{
+		MemoryContext cxt = MemoryContextSwitchTo(st->call_cxt);
+
+		st->store_direct =
+			InboxStoreUsable(st->events, st->cat, &st->cat->events_shape) &&
+			InboxStoreBegin(&st->store, st->events, st->cat->events_key);
+		st->store_checked = true;
+		MemoryContextSwitchTo(cxt);
+	}
+
+	/* the identity column's own rule: inserting rows is the privilege */
+	ev.id = nextval_internal(st->cat->events_seq, false);
+	ev.received_at = GetCurrentTransactionStartTimestamp();
+	ev.digest = (bytea *) palloc(VARHDRSZ + INBOX_DIGEST_LEN);
+	SET_VARSIZE(ev.digest, VARHDRSZ + INBOX_DIGEST_LEN);
+	memcpy(VARDATA(ev.digest), digest, INBOX_DIGEST_LEN);
+	ev.source = st->source;
+	ev.event_id = event_id;
+	ev.headers = headers;
+	ev.payload = payload;
+
+	if (st->store_direct)
+		stored = InboxStoreInsert(&st->store, st->cat, &ev);
+	else
+		stored = insert_event_sql(st, &ev);
+	pfree(ev.digest);
+
+	if (!stored)
 		return false;
 
 	res->status = INBOX_INSERTED;
-	res->id = id;
-	res->received_at = now;
+	res->id = ev.id;
+	res->received_at = ev.received_at;
 	res->detail = NULL;
 	return true;
 }

@@ -92,10 +92,11 @@ InboxLookupColumn(Oid relid, const char *table, const char *column)
 /*
  * Resolve the extension's objects, once per backend until an invalidation.
  */
-const InboxCatalog *
+InboxCatalog *
 InboxGetCatalog(void)
 {
 	InboxCatalog c;
+	int			i;
 
 	if (inbox_catalog_valid)
 		return &inbox_catalog;
@@ -111,12 +112,12 @@ InboxGetCatalog(void)
 	c.events_key = InboxLookupRelation(c.schema, "events_source_event_id_key");
 	c.sources = InboxLookupRelation(c.schema, "sources");
 	c.sources_pkey = InboxLookupRelation(c.schema, "sources_pkey");
-	c.ev_id = InboxLookupColumn(c.events, "events", "id");
-	c.ev_received_at = InboxLookupColumn(c.events, "events", "received_at");
-	c.ev_payload_digest = InboxLookupColumn(c.events, "events", "payload_digest");
+	for (i = 0; i < INBOX_EVENT_COLUMNS; i++)
+		c.ev[i] = InboxLookupColumn(c.events, "events", InboxColumnName(i));
 	c.src_max_payload_bytes = InboxLookupColumn(c.sources, "sources",
 												"max_payload_bytes");
-	c.events_seq = InboxGetIdentitySequence(c.events, c.ev_id);
+	c.events_seq = InboxGetIdentitySequence(c.events, c.ev[INBOX_COL_ID]);
+	c.events_shape = 0;
 
 	inbox_catalog = c;
 	inbox_catalog_valid = true;

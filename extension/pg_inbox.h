@@ -11,6 +11,8 @@
 #include "postgres.h"
 
 #include "access/attnum.h"
+#include "nodes/pg_list.h"
+#include "utils/relcache.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 
@@ -25,6 +27,26 @@
 /* GUC variables */
 extern int	inbox_max_payload_bytes;
 
+/* the columns of inbox.events, as indexes into InboxCatalog.ev */
+typedef enum InboxEventColumn
+{
+	INBOX_COL_ID,
+	INBOX_COL_RECEIVED_AT,
+	INBOX_COL_PAYLOAD_DIGEST,
+	INBOX_COL_SOURCE,
+	INBOX_COL_EVENT_ID,
+	INBOX_COL_STATE,
+	INBOX_COL_ATTEMPTS,
+	INBOX_COL_AVAILABLE_AT,
+	INBOX_COL_LOCKED_BY,
+	INBOX_COL_LOCKED_UNTIL,
+	INBOX_COL_PROCESSED_AT,
+	INBOX_COL_LAST_ERROR,
+	INBOX_COL_HEADERS,
+	INBOX_COL_PAYLOAD,
+	INBOX_EVENT_COLUMNS
+} InboxEventColumn;
+
 /*
  * Objects of the extension, resolved through the catalogs once per backend
  * and forgotten when any of the relations is invalidated.
@@ -37,14 +59,39 @@ typedef struct InboxCatalog
 	Oid			events_seq;		/* identity sequence of events.id */
 	Oid			sources;		/* inbox.sources */
 	Oid			sources_pkey;	/* its primary key on (source) */
-	AttrNumber	ev_id;
-	AttrNumber	ev_received_at;
-	AttrNumber	ev_payload_digest;
+	AttrNumber	ev[INBOX_EVENT_COLUMNS];	/* attnums of inbox.events */
 	AttrNumber	src_max_payload_bytes;
+	int8		events_shape;	/* see InboxStoreUsable(); 0 until known */
 } InboxCatalog;
 
-extern const InboxCatalog *InboxGetCatalog(void);
-extern void InboxCatalogInit(void);
+extern InboxCatalog *InboxGetCatalog(void);
+
+/* store.c: storing a new event directly */
+typedef struct InboxNewEvent
+{
+	int64		id;
+	TimestampTz received_at;
+	bytea	   *digest;
+	text	   *source;
+	text	   *event_id;
+	Jsonb	   *headers;		/* or NULL */
+	Jsonb	   *payload;
+} InboxNewEvent;
+
+typedef struct InboxStore
+{
+	struct EState *estate;		/* NULL until InboxStoreBegin() */
+	struct ResultRelInfo *rri;
+	List	   *arbiters;
+	struct TupleTableSlot *slot;
+} InboxStore;
+
+extern const char *InboxColumnName(int col);
+extern bool InboxStoreUsable(Relation rel, const InboxCatalog *cat, int8 *shape);
+extern bool InboxStoreBegin(InboxStore *store, Relation rel, Oid key_index);
+extern bool InboxStoreInsert(InboxStore *store, const InboxCatalog *cat,
+							 const InboxNewEvent *ev);
+extern void InboxStoreEnd(InboxStore *store);
 
 /* payload.c */
 extern void InboxPayloadDigest(Jsonb *jb, uint8 *digest);

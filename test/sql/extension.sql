@@ -82,7 +82,28 @@ DROP SCHEMA inbox;
 CREATE EXTENSION pg_inbox;
 SELECT count(*) FROM inbox.events;
 
--- a unique index added by hand is not decided by pg_inbox: a clear error
+-- constraints added by hand hold: ingest then inserts through SQL
+ALTER TABLE inbox.events ADD CONSTRAINT events_hand_made_check
+	CHECK (payload ? 'order');
+SELECT status FROM inbox.ingest('ext', 'c1', '{"order": "o-0"}');
+\set VERBOSITY terse
+SELECT status FROM inbox.ingest('ext', 'c2', '{"no-order": true}');
+\set VERBOSITY default
+\echo sqlstate :LAST_ERROR_SQLSTATE
+ALTER TABLE inbox.events DROP CONSTRAINT events_hand_made_check;
+SELECT status FROM inbox.ingest('ext', 'c2', '{"no-order": true}');
+BEGIN;
+DELETE FROM inbox.events;
+ALTER TABLE inbox.events ALTER COLUMN locked_by SET NOT NULL;
+\set VERBOSITY terse
+SELECT status FROM inbox.ingest('ext', 'c3', '{}');
+\set VERBOSITY default
+\echo sqlstate :LAST_ERROR_SQLSTATE
+ROLLBACK;
+SELECT status FROM inbox.ingest('ext', 'c3', '{}');
+
+-- a unique index added by hand is not decided by pg_inbox: an error that
+-- names it
 CREATE UNIQUE INDEX events_hand_made ON inbox.events ((payload ->> 'order'));
 SELECT status FROM inbox.ingest('ext', 'u1', '{"order": "o-1"}');
 SELECT status FROM inbox.ingest('ext', 'u1', '{"order": "o-1"}');

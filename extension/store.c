@@ -1,0 +1,242 @@
+/*-------------------------------------------------------------------------
+ *
+ * store.c
+ *	  Storing a new event in inbox.events without going through SQL.
+ *
+ * A new event is stored by speculative insertion, the mechanism behind
+ * INSERT ... ON CONFLICT: the heap tuple goes in first, then the index
+ * entries, and if another transaction inserted the same key in the meantime
+ * the tuple is killed again and the caller probes once more.  Doing this
+ * directly saves the executor start-up that a prepared INSERT pays on every
+ * call (most of it compiling the table's CHECK constraints again).
+ *
+ * That is only the same as an INSERT while inbox.events has the shape the
+ * extension gave it: its own columns, its own CHECK constraints (which the
+ * values built here satisfy by construction), no triggers, no rules, no
+ * deferrable or exclusion constraints.  InboxStoreUsable() checks this, and
+ * the caller falls back to a prepared INSERT when anything was added.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/tableam.h"
+#include "access/xact.h"
+#include "catalog/pg_type.h"
+#include "executor/executor.h"
+#include "nodes/pg_list.h"
+#include "storage/lmgr.h"
+#include "utils/builtins.h"
+#include "utils/rel.h"
+
+#include "compat.h"
+#include "pg_inbox.h"
+
+/* the CHECK constraints of inbox.events that the values below satisfy */
+static const char *const inbox_own_checks[] = {
+	"events_source_check",
+	"events_event_id_check",
+	"events_payload_digest_check",
+	"events_state_check",
+	"events_attempts_check",
+};
+
+#define INBOX_OWN_CHECKS lengthof(inbox_own_checks)
+
+typedef struct InboxColumn
+{
+	const char *name;
+	Oid			type;
+	bool		may_be_null;	/* whether a new event can leave it NULL */
+} InboxColumn;
+
+static const InboxColumn inbox_columns[INBOX_EVENT_COLUMNS] = {
+	[INBOX_COL_ID] = {"id", INT8OID, false},
+	[INBOX_COL_RECEIVED_AT] = {"received_at", TIMESTAMPTZOID, false},
+	[INBOX_COL_PAYLOAD_DIGEST] = {"payload_digest", BYTEAOID, false},
+	[INBOX_COL_SOURCE] = {"source", TEXTOID, false},
+	[INBOX_COL_EVENT_ID] = {"event_id", TEXTOID, false},
+	[INBOX_COL_STATE] = {"state", TEXTOID, false},
+	[INBOX_COL_ATTEMPTS] = {"attempts", INT4OID, false},
+	[INBOX_COL_AVAILABLE_AT] = {"available_at", TIMESTAMPTZOID, false},
+	[INBOX_COL_LOCKED_BY] = {"locked_by", TEXTOID, true},
+	[INBOX_COL_LOCKED_UNTIL] = {"locked_until", TIMESTAMPTZOID, true},
+	[INBOX_COL_PROCESSED_AT] = {"processed_at", TIMESTAMPTZOID, true},
+	[INBOX_COL_LAST_ERROR] = {"last_error", TEXTOID, true},
+	[INBOX_COL_HEADERS] = {"headers", JSONBOID, true},
+	[INBOX_COL_PAYLOAD] = {"payload", JSONBOID, false},
+};
+
+const char *
+InboxColumnName(int col)
+{
+	return inbox_columns[col].name;
+}
+
+static bool
+own_check(const char *name)
+{
+	int			i;
+
+	for (i = 0; i < (int) INBOX_OWN_CHECKS; i++)
+		if (strcmp(name, inbox_own_checks[i]) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Does inbox.events still have the shape that lets a new event be stored
+ * directly?  Checked once per relcache build of the table; every DDL that
+ * could change the answer invalidates it.
+ */
+static bool
+shape_is_ours(Relation rel, const InboxCatalog *cat)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	TupleConstr *constr = desc->constr;
+	int			live = 0;
+	int			i;
+
+	if (rel->rd_rel->relkind != RELKIND_RELATION ||
+		rel->trigdesc != NULL ||
+		rel->rd_rules != NULL ||
+		rel->rd_rel->relrowsecurity)
+		return false;
+
+	for (i = 0; i < desc->natts; i++)
+		if (!TupleDescAttr(desc, i)->attisdropped)
+			live++;
+	if (live != INBOX_EVENT_COLUMNS)
+		return false;
+
+	for (i = 0; i < INBOX_EVENT_COLUMNS; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, cat->ev[i] - 1);
+
+		if (att->atttypid != inbox_columns[i].type ||
+			att->attgenerated != '\0' ||
+			(att->attnotnull && inbox_columns[i].may_be_null))
+			return false;
+	}
+
+	if (constr != NULL)
+	{
+		if (constr->has_generated_stored || constr->num_check > (int) INBOX_OWN_CHECKS)
+			return false;
+		for (i = 0; i < constr->num_check; i++)
+			if (!own_check(constr->check[i].ccname))
+				return false;
+	}
+	return true;
+}
+
+/*
+ * Whether new events can be stored directly.  shape caches the answer for
+ * the current relcache build (0 unknown, 1 yes, -1 no).
+ */
+bool
+InboxStoreUsable(Relation rel, const InboxCatalog *cat, int8 *shape)
+{
+	if (*shape == 0)
+		*shape = shape_is_ours(rel, cat) ? 1 : -1;
+	return *shape > 0;
+}
+
+/*
+ * Set up what inserting needs: an executor state to evaluate index
+ * expressions in, and the table's indexes opened for speculative insertion.
+ * Returns false if an index needs the executor's full machinery (deferred
+ * or exclusion constraints); the caller then inserts with SQL.
+ */
+bool
+InboxStoreBegin(InboxStore *store, Relation rel, Oid key_index)
+{
+	int			i;
+
+	store->estate = CreateExecutorState();
+	store->rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(store->rri, rel, 1, NULL, 0);
+	ExecOpenIndices(store->rri, true);
+	store->arbiters = list_make1_oid(key_index);
+	store->slot = table_slot_create(rel, NULL);
+
+	for (i = 0; i < store->rri->ri_NumIndices; i++)
+	{
+		Relation	idx = store->rri->ri_IndexRelationDescs[i];
+		IndexInfo  *info = store->rri->ri_IndexRelationInfo[i];
+
+		if (!idx->rd_index->indimmediate || info->ii_ExclusionOps != NULL)
+			return false;
+	}
+	return true;
+}
+
+void
+InboxStoreEnd(InboxStore *store)
+{
+	if (store->estate == NULL)
+		return;
+	ExecDropSingleTupleTableSlot(store->slot);
+	ExecCloseIndices(store->rri);
+	FreeExecutorState(store->estate);
+	store->estate = NULL;
+}
+
+/*
+ * Insert one new event.  Returns false, having stored nothing, if another
+ * transaction inserted the same key after the caller's probe: the caller
+ * probes again (and waits for that transaction if it is still running).
+ */
+bool
+InboxStoreInsert(InboxStore *store, const InboxCatalog *cat,
+				 const InboxNewEvent *ev)
+{
+	TupleTableSlot *slot = store->slot;
+	Relation	rel = store->rri->ri_RelationDesc;
+	TransactionId xid;
+	uint32		token;
+	bool		conflict = false;
+	List	   *recheck;
+	Datum	   *values;
+	bool	   *nulls;
+
+	ExecClearTuple(slot);
+	values = slot->tts_values;
+	nulls = slot->tts_isnull;
+	memset(nulls, true, sizeof(bool) * slot->tts_tupleDescriptor->natts);
+
+#define SET_COLUMN(col, datum) \
+	do { \
+		values[cat->ev[col] - 1] = (datum); \
+		nulls[cat->ev[col] - 1] = false; \
+	} while (0)
+
+	SET_COLUMN(INBOX_COL_ID, Int64GetDatum(ev->id));
+	SET_COLUMN(INBOX_COL_RECEIVED_AT, TimestampTzGetDatum(ev->received_at));
+	SET_COLUMN(INBOX_COL_PAYLOAD_DIGEST, PointerGetDatum(ev->digest));
+	SET_COLUMN(INBOX_COL_SOURCE, PointerGetDatum(ev->source));
+	SET_COLUMN(INBOX_COL_EVENT_ID, PointerGetDatum(ev->event_id));
+	SET_COLUMN(INBOX_COL_STATE, PointerGetDatum(cstring_to_text("pending")));
+	SET_COLUMN(INBOX_COL_ATTEMPTS, Int32GetDatum(0));
+	SET_COLUMN(INBOX_COL_AVAILABLE_AT, TimestampTzGetDatum(ev->received_at));
+	if (ev->headers != NULL)
+		SET_COLUMN(INBOX_COL_HEADERS, PointerGetDatum(ev->headers));
+	SET_COLUMN(INBOX_COL_PAYLOAD, PointerGetDatum(ev->payload));
+#undef SET_COLUMN
+
+	ExecStoreVirtualTuple(slot);
+
+	xid = GetCurrentTransactionId();
+	token = SpeculativeInsertionLockAcquire(xid);
+	table_tuple_insert_speculative(rel, slot, GetCurrentCommandId(true),
+								   0, NULL, token);
+	recheck = ExecInsertIndexTuples(store->rri, slot, store->estate,
+									false, true, &conflict, store->arbiters);
+	table_tuple_complete_speculative(rel, slot, token, !conflict);
+	SpeculativeInsertionLockRelease(xid);
+	list_free(recheck);
+	ExecClearTuple(slot);
+	ResetPerTupleExprContext(store->estate);
+
+	return !conflict;
+}
