@@ -39,6 +39,9 @@ all install installcheck:
 	@exit 1
 endif
 
+# PGXS tracks no header dependencies: every object depends on every header
+$(OBJS): $(wildcard extension/*.h)
+
 .PHONY: test demo bench lint deps
 
 # Install the Debian packages that a fresh machine lacks (needs root).

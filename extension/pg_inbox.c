@@ -20,6 +20,9 @@
 PG_MODULE_MAGIC;
 
 int			inbox_max_payload_bytes = INBOX_DEFAULT_PAYLOAD_BYTES;
+int			inbox_max_attempts = INBOX_DEFAULT_MAX_ATTEMPTS;
+int			inbox_retry_base_delay = 10 * 1000;	/* ms */
+int			inbox_retry_max_delay = 60 * 60 * 1000; /* ms */
 
 static InboxCatalog inbox_catalog;
 static bool inbox_catalog_valid = false;
@@ -55,6 +58,39 @@ _PG_init(void)
 							INBOX_MAX_PAYLOAD_BYTES,
 							PGC_SUSET,
 							GUC_UNIT_BYTE,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_inbox.max_attempts",
+							"Attempts before an event becomes dead, for a source that has no limit in inbox.sources.",
+							NULL,
+							&inbox_max_attempts,
+							INBOX_DEFAULT_MAX_ATTEMPTS,
+							1,
+							1000,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_inbox.retry_base_delay",
+							"Delay before the first retry of a failed event; it doubles with each further attempt.",
+							NULL,
+							&inbox_retry_base_delay,
+							10 * 1000,
+							1,
+							24 * 60 * 60 * 1000,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("pg_inbox.retry_max_delay",
+							"Longest delay before a retry of a failed event.",
+							NULL,
+							&inbox_retry_max_delay,
+							60 * 60 * 1000,
+							1,
+							7 * 24 * 60 * 60 * 1000,
+							PGC_SUSET,
+							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("pg_inbox");
@@ -113,7 +149,12 @@ InboxGetCatalog(void)
 	c.sources = InboxLookupRelation(c.schema, "sources");
 	c.sources_pkey = InboxLookupRelation(c.schema, "sources_pkey");
 	for (i = 0; i < INBOX_EVENT_COLUMNS; i++)
-		c.ev[i] = InboxLookupColumn(c.events, "events", InboxColumnName(i));
+	{
+		if (InboxColumnOptional(i))
+			c.ev[i] = get_attnum(c.events, InboxColumnName(i));
+		else
+			c.ev[i] = InboxLookupColumn(c.events, "events", InboxColumnName(i));
+	}
 	c.src_max_payload_bytes = InboxLookupColumn(c.sources, "sources",
 												"max_payload_bytes");
 	c.events_seq = InboxGetIdentitySequence(c.events, c.ev[INBOX_COL_ID]);

@@ -23,9 +23,13 @@
 #define INBOX_MAX_PAYLOAD_BYTES		(64 * 1024 * 1024)
 #define INBOX_MAX_JSON_DEPTH		1000
 #define INBOX_DIGEST_LEN			32	/* SHA-256 */
+#define INBOX_DEFAULT_MAX_ATTEMPTS	10
 
 /* GUC variables */
 extern int	inbox_max_payload_bytes;
+extern int	inbox_max_attempts;
+extern int	inbox_retry_base_delay;
+extern int	inbox_retry_max_delay;
 
 /* the columns of inbox.events, as indexes into InboxCatalog.ev */
 typedef enum InboxEventColumn
@@ -44,6 +48,7 @@ typedef enum InboxEventColumn
 	INBOX_COL_LAST_ERROR,
 	INBOX_COL_HEADERS,
 	INBOX_COL_PAYLOAD,
+	INBOX_COL_ERRORS,			/* added in 0.2.0 */
 	INBOX_EVENT_COLUMNS
 } InboxEventColumn;
 
@@ -59,7 +64,9 @@ typedef struct InboxCatalog
 	Oid			events_seq;		/* identity sequence of events.id */
 	Oid			sources;		/* inbox.sources */
 	Oid			sources_pkey;	/* its primary key on (source) */
-	AttrNumber	ev[INBOX_EVENT_COLUMNS];	/* attnums of inbox.events */
+	AttrNumber	ev[INBOX_EVENT_COLUMNS];	/* attnums of inbox.events, 0 for
+											 * a column an older version of
+											 * the SQL objects lacks */
 	AttrNumber	src_max_payload_bytes;
 	int8		events_shape;	/* see InboxStoreUsable(); 0 until known */
 } InboxCatalog;
@@ -87,6 +94,7 @@ typedef struct InboxStore
 } InboxStore;
 
 extern const char *InboxColumnName(int col);
+extern bool InboxColumnOptional(int col);
 extern bool InboxStoreUsable(Relation rel, const InboxCatalog *cat, int8 *shape);
 extern bool InboxStoreBegin(InboxStore *store, Relation rel, Oid key_index);
 extern bool InboxStoreInsert(InboxStore *store, const InboxCatalog *cat,

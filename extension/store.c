@@ -48,6 +48,7 @@ typedef struct InboxColumn
 	const char *name;
 	Oid			type;
 	bool		may_be_null;	/* whether a new event can leave it NULL */
+	bool		optional;		/* missing before ALTER EXTENSION UPDATE */
 } InboxColumn;
 
 static const InboxColumn inbox_columns[INBOX_EVENT_COLUMNS] = {
@@ -65,12 +66,19 @@ static const InboxColumn inbox_columns[INBOX_EVENT_COLUMNS] = {
 	[INBOX_COL_LAST_ERROR] = {"last_error", TEXTOID, true},
 	[INBOX_COL_HEADERS] = {"headers", JSONBOID, true},
 	[INBOX_COL_PAYLOAD] = {"payload", JSONBOID, false},
+	[INBOX_COL_ERRORS] = {"errors", JSONBOID, true, true},
 };
 
 const char *
 InboxColumnName(int col)
 {
 	return inbox_columns[col].name;
+}
+
+bool
+InboxColumnOptional(int col)
+{
+	return inbox_columns[col].optional;
 }
 
 static bool
@@ -95,6 +103,7 @@ shape_is_ours(Relation rel, const InboxCatalog *cat)
 	TupleDesc	desc = RelationGetDescr(rel);
 	TupleConstr *constr = desc->constr;
 	int			live = 0;
+	int			ours = 0;
 	int			i;
 
 	if (rel->rd_rel->relkind != RELKIND_RELATION ||
@@ -106,12 +115,19 @@ shape_is_ours(Relation rel, const InboxCatalog *cat)
 	for (i = 0; i < desc->natts; i++)
 		if (!TupleDescAttr(desc, i)->attisdropped)
 			live++;
-	if (live != INBOX_EVENT_COLUMNS)
+	for (i = 0; i < INBOX_EVENT_COLUMNS; i++)
+		if (cat->ev[i] != InvalidAttrNumber)
+			ours++;
+	if (live != ours)
 		return false;
 
 	for (i = 0; i < INBOX_EVENT_COLUMNS; i++)
 	{
-		Form_pg_attribute att = TupleDescAttr(desc, cat->ev[i] - 1);
+		Form_pg_attribute att;
+
+		if (cat->ev[i] == InvalidAttrNumber)
+			continue;
+		att = TupleDescAttr(desc, cat->ev[i] - 1);
 
 		if (att->atttypid != inbox_columns[i].type ||
 			att->attgenerated != '\0' ||

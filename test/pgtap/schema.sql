@@ -12,7 +12,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pg_inbox;
 
-SELECT plan(88);
+SELECT plan(91);
 
 -- ------------------------------------------------------------------
 -- schema and tables
@@ -31,7 +31,7 @@ SELECT results_eq(
 	     AND attnum > 0 AND NOT attisdropped ORDER BY attnum$$,
 	ARRAY['id', 'received_at', 'payload_digest', 'source', 'event_id', 'state',
 		  'attempts', 'available_at', 'locked_by', 'locked_until',
-		  'processed_at', 'last_error', 'headers', 'payload'],
+		  'processed_at', 'last_error', 'headers', 'payload', 'errors'],
 	'inbox.events has exactly the documented columns, in order');
 
 SELECT col_type_is('inbox', 'events', 'id', 'bigint', 'events.id is bigint');
@@ -48,6 +48,8 @@ SELECT col_type_is('inbox', 'events', 'processed_at', 'timestamp with time zone'
 SELECT col_type_is('inbox', 'events', 'last_error', 'text', 'events.last_error is text');
 SELECT col_type_is('inbox', 'events', 'headers', 'jsonb', 'events.headers is jsonb');
 SELECT col_type_is('inbox', 'events', 'payload', 'jsonb', 'events.payload is jsonb');
+SELECT col_type_is('inbox', 'events', 'errors', 'jsonb', 'events.errors is jsonb');
+SELECT col_is_null('inbox', 'events', 'errors', 'events.errors may be NULL');
 
 SELECT results_eq(
 	$$SELECT attname::text COLLATE "default" FROM pg_catalog.pg_attribute
@@ -74,11 +76,12 @@ SELECT results_eq(
 	$$SELECT attname::text COLLATE "default" FROM pg_catalog.pg_attribute
 	   WHERE attrelid = pg_catalog.to_regclass('inbox.sources')
 	     AND attnum > 0 AND NOT attisdropped ORDER BY attnum$$,
-	ARRAY['source', 'max_payload_bytes', 'created_at'],
+	ARRAY['source', 'max_payload_bytes', 'created_at', 'max_attempts'],
 	'inbox.sources has exactly the documented columns, in order');
 SELECT col_type_is('inbox', 'sources', 'source', 'text', 'sources.source is text');
 SELECT col_type_is('inbox', 'sources', 'max_payload_bytes', 'integer', 'sources.max_payload_bytes is integer');
 SELECT col_type_is('inbox', 'sources', 'created_at', 'timestamp with time zone', 'sources.created_at is timestamptz');
+SELECT col_type_is('inbox', 'sources', 'max_attempts', 'integer', 'sources.max_attempts is integer');
 SELECT col_not_null('inbox', 'sources', 'source', 'sources.source is NOT NULL');
 SELECT col_is_null('inbox', 'sources', 'max_payload_bytes', 'sources.max_payload_bytes is nullable (NULL = the setting)');
 SELECT col_not_null('inbox', 'sources', 'created_at', 'sources.created_at is NOT NULL');
@@ -125,7 +128,8 @@ SELECT bag_eq(
 SELECT bag_eq(
 	$$SELECT conname::text COLLATE "default" FROM pg_catalog.pg_constraint
 	   WHERE conrelid = pg_catalog.to_regclass('inbox.sources') AND contype = 'c'$$,
-	ARRAY['sources_source_check', 'sources_max_payload_bytes_check'],
+	ARRAY['sources_source_check', 'sources_max_payload_bytes_check',
+		  'sources_max_attempts_check'],
 	'inbox.sources has the documented CHECK constraints');
 
 -- ------------------------------------------------------------------

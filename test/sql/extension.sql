@@ -2,7 +2,9 @@
 -- Installing, dropping and altering: the backend's cached plans and catalog
 -- lookups follow along within one session.
 --
-SELECT extversion FROM pg_extension WHERE extname = 'pg_inbox';
+SELECT extversion = default_version AS latest
+FROM pg_extension JOIN pg_available_extensions ON name = extname
+WHERE extname = 'pg_inbox';
 SELECT status FROM inbox.ingest('ext', 'a', '{"v": 1}');
 SELECT status FROM inbox.ingest('ext', 'b', '{"v": 1}');
 
