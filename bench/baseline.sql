@@ -40,6 +40,7 @@ CREATE TABLE bench.events (
 	last_error		text,
 	headers			jsonb,
 	payload			jsonb NOT NULL,
+	errors			jsonb,
 	CONSTRAINT events_pkey PRIMARY KEY (id),
 	CONSTRAINT events_source_event_id_key UNIQUE (source, event_id),
 	CONSTRAINT events_source_check
@@ -57,8 +58,18 @@ CREATE TABLE bench.events (
 		CHECK (attempts OPERATOR(pg_catalog.>=) 0)
 );
 
+-- the indexes of the processing lifecycle (pg_inbox 0.2.0), which every
+-- insert of a pending event maintains too
+CREATE INDEX events_claimable ON bench.events (available_at, id)
+	WHERE state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'processing']::text[]);
+CREATE INDEX events_finished ON bench.events (processed_at)
+	WHERE state OPERATOR(pg_catalog.=) ANY (ARRAY['done', 'dead']::text[]);
+
 -- the same again, with its own identity sequence and its own indexes
 CREATE TABLE bench.events_plpgsql (LIKE bench.events INCLUDING ALL);
+
+-- and once more, for the hand-written claim and complete (bench/queue-*.sql)
+CREATE TABLE bench.queue (LIKE bench.events INCLUDING ALL);
 
 /*
  * The usual way to write an idempotent ingest in PL/pgSQL: try the INSERT,
