@@ -59,14 +59,6 @@ PG_FUNCTION_INFO_V1(ingest_many);
 /* inserts that stored nothing while no row had the key, before giving up */
 #define INBOX_MAX_EMPTY_ROUNDS	3
 
-typedef enum InboxStatus
-{
-	INBOX_INSERTED,
-	INBOX_DUPLICATE,
-	INBOX_CONFLICT,
-	INBOX_REJECTED
-} InboxStatus;
-
 static const char *const inbox_status_names[] = {
 	"inserted", "duplicate", "conflict", "rejected"
 };
@@ -646,9 +638,14 @@ result_desc(FunctionCallInfo fcinfo)
 	return tupdesc;
 }
 
+/*
+ * Count the answer (in shared memory only, see stats.c) and return it.
+ * st->source is NULL when the source was unusable.
+ */
 static Datum
 ingest_finish(FunctionCallInfo fcinfo, InboxIngest *st, InboxResult *res)
 {
+	InboxStatsCount(st->source, res->status);
 	ingest_end(st);
 	return HeapTupleGetDatum(result_tuple(result_desc(fcinfo), res, false, 0));
 }
@@ -822,6 +819,7 @@ ingest_many(PG_FUNCTION_ARGS)
 		}
 
 		ingest_one(&st, event_id, payload, payload_size, NULL, &res);
+		InboxStatsCount(st.source, res.status);
 
 		tuple = result_tuple(rsinfo->setDesc, &res, true, i + 1);
 		MemoryContextSwitchTo(old);

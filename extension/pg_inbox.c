@@ -93,6 +93,9 @@ _PG_init(void)
 							GUC_UNIT_MS,
 							NULL, NULL, NULL);
 
+	/* pg_inbox.max_sources and the shared counters, if loaded at start */
+	InboxStatsInit();
+
 	MarkGUCPrefixReserved("pg_inbox");
 
 	CacheRegisterRelcacheCallback(InboxRelcacheCallback, (Datum) 0);

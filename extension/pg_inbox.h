@@ -30,6 +30,18 @@ extern int	inbox_max_payload_bytes;
 extern int	inbox_max_attempts;
 extern int	inbox_retry_base_delay;
 extern int	inbox_retry_max_delay;
+extern int	inbox_max_sources;
+
+/* the answers of an ingest, in the order of the statistics' columns */
+typedef enum InboxStatus
+{
+	INBOX_INSERTED,
+	INBOX_DUPLICATE,
+	INBOX_CONFLICT,
+	INBOX_REJECTED
+} InboxStatus;
+
+#define INBOX_STATUSES		(INBOX_REJECTED + 1)
 
 /* the columns of inbox.events, as indexes into InboxCatalog.ev */
 typedef enum InboxEventColumn
@@ -105,5 +117,11 @@ extern void InboxStoreEnd(InboxStore *store);
 extern void InboxPayloadDigest(Jsonb *jb, uint8 *digest);
 extern Jsonb *InboxParseJson(const char *json, int len, char **problem);
 extern const char *InboxJsonTypeName(Jsonb *jb);
+
+/* stats.c: counters of ingest answers in shared memory */
+#define INBOX_DEFAULT_MAX_SOURCES	1000
+
+extern void InboxStatsInit(void);
+extern void InboxStatsCount(const text *source, InboxStatus status);
 
 #endif							/* PG_INBOX_H */

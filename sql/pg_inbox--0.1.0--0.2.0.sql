@@ -62,6 +62,9 @@ RETURNS TABLE (
 LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
+DECLARE
+	default_limit integer :=
+		coalesce(pg_catalog.current_setting('pg_inbox.max_attempts', true), '10')::integer;
 BEGIN
 	IF consumer IS NULL OR consumer OPERATOR(pg_catalog.=) ''
 		OR pg_catalog.octet_length(consumer) OPERATOR(pg_catalog.>) 255 THEN
@@ -88,16 +91,47 @@ BEGIN
 			MESSAGE = pg_catalog.format('lease must be more than 0 and at most 1 year, not %s', lease);
 	END IF;
 
+	-- events whose lease expired on their last attempt become dead first, so
+	-- that they take no place among the max_events handed out
+	UPDATE inbox.events e
+	SET state = 'dead', locked_by = NULL, locked_until = NULL,
+		processed_at = pg_catalog.now(),
+		errors = (SELECT CASE WHEN pg_catalog.jsonb_array_length(h.x) OPERATOR(pg_catalog.>) 10
+							THEN h.x OPERATOR(pg_catalog.-) 0 ELSE h.x END
+				 FROM (SELECT coalesce(e.errors, '[]'::jsonb) OPERATOR(pg_catalog.||)
+							  pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+								  'attempt', e.attempts, 'failed_at', pg_catalog.now(),
+								  'consumer', e.locked_by, 'error', 'lease expired')) AS x) h),
+		last_error = pg_catalog.format('lease of attempt %s expired, and the attempt limit of %s is reached',
+									   x.attempts, x.max_attempts)
+	FROM (SELECT f.id, f.attempts, l.max_attempts
+		  FROM inbox.events f
+		  CROSS JOIN LATERAL (
+			  SELECT coalesce((SELECT s.max_attempts FROM inbox.sources s
+							   WHERE s.source OPERATOR(pg_catalog.=) f.source),
+							  default_limit) AS max_attempts) l
+		  WHERE f.state OPERATOR(pg_catalog.=) 'processing'
+			AND f.available_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+			AND f.attempts OPERATOR(pg_catalog.>=) l.max_attempts
+			AND (claim.sources IS NULL
+				 OR f.source OPERATOR(pg_catalog.=) ANY (claim.sources))
+		  ORDER BY f.available_at, f.id
+		  LIMIT claim.max_events
+		  FOR UPDATE OF f SKIP LOCKED) x
+	WHERE e.id OPERATOR(pg_catalog.=) x.id;
+
 	RETURN QUERY
 	WITH candidates AS (
-		SELECT e.id, e.state, e.attempts,
-			   coalesce((SELECT s.max_attempts FROM inbox.sources s
-						 WHERE s.source OPERATOR(pg_catalog.=) e.source),
-						coalesce(pg_catalog.current_setting('pg_inbox.max_attempts', true), '10')::integer)
-				   AS max_attempts
+		SELECT e.id
 		FROM inbox.events e
+		CROSS JOIN LATERAL (
+			SELECT coalesce((SELECT s.max_attempts FROM inbox.sources s
+							 WHERE s.source OPERATOR(pg_catalog.=) e.source),
+							default_limit) AS max_attempts) l
 		WHERE e.state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'processing']::text[])
 		  AND e.available_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+		  AND NOT (e.state OPERATOR(pg_catalog.=) 'processing'
+				   AND e.attempts OPERATOR(pg_catalog.>=) l.max_attempts)
 		  AND (claim.sources IS NULL
 			   OR e.source OPERATOR(pg_catalog.=) ANY (claim.sources))
 		ORDER BY e.available_at, e.id
@@ -106,41 +140,28 @@ BEGIN
 	),
 	updated AS (
 		UPDATE inbox.events e
-		SET state = CASE WHEN c.state OPERATOR(pg_catalog.=) 'processing'
-							  AND c.attempts OPERATOR(pg_catalog.>=) c.max_attempts
-						 THEN 'dead' ELSE 'processing' END,
-			attempts = CASE WHEN c.state OPERATOR(pg_catalog.=) 'processing'
-								 AND c.attempts OPERATOR(pg_catalog.>=) c.max_attempts
-							THEN e.attempts
-							ELSE e.attempts OPERATOR(pg_catalog.+) 1 END,
-			locked_by = CASE WHEN c.state OPERATOR(pg_catalog.=) 'processing'
-								  AND c.attempts OPERATOR(pg_catalog.>=) c.max_attempts
-							 THEN NULL ELSE claim.consumer END,
-			locked_until = CASE WHEN c.state OPERATOR(pg_catalog.=) 'processing'
-									 AND c.attempts OPERATOR(pg_catalog.>=) c.max_attempts
-								THEN NULL
-								ELSE pg_catalog.now() OPERATOR(pg_catalog.+) claim.lease END,
-			available_at = CASE WHEN c.state OPERATOR(pg_catalog.=) 'processing'
-									 AND c.attempts OPERATOR(pg_catalog.>=) c.max_attempts
-								THEN e.available_at
-								ELSE pg_catalog.now() OPERATOR(pg_catalog.+) claim.lease END,
-			processed_at = CASE WHEN c.state OPERATOR(pg_catalog.=) 'processing'
-									 AND c.attempts OPERATOR(pg_catalog.>=) c.max_attempts
-								THEN pg_catalog.now() ELSE NULL END,
-			last_error = CASE WHEN c.state OPERATOR(pg_catalog.=) 'processing'
-								   AND c.attempts OPERATOR(pg_catalog.>=) c.max_attempts
-							  THEN pg_catalog.format('lease of attempt %s expired, and the attempt limit of %s is reached',
-													 c.attempts, c.max_attempts)
-							  ELSE e.last_error END
+		SET state = 'processing',
+			attempts = e.attempts OPERATOR(pg_catalog.+) 1,
+			locked_by = claim.consumer,
+			locked_until = pg_catalog.now() OPERATOR(pg_catalog.+) claim.lease,
+			available_at = pg_catalog.now() OPERATOR(pg_catalog.+) claim.lease,
+			processed_at = NULL,
+			errors = CASE WHEN e.state OPERATOR(pg_catalog.=) 'processing'
+						  THEN (SELECT CASE WHEN pg_catalog.jsonb_array_length(h.x) OPERATOR(pg_catalog.>) 10
+							THEN h.x OPERATOR(pg_catalog.-) 0 ELSE h.x END
+				 FROM (SELECT coalesce(e.errors, '[]'::jsonb) OPERATOR(pg_catalog.||)
+							  pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+								  'attempt', e.attempts, 'failed_at', pg_catalog.now(),
+								  'consumer', e.locked_by, 'error', 'lease expired')) AS x) h)
+						  ELSE e.errors END
 		FROM candidates c
 		WHERE e.id OPERATOR(pg_catalog.=) c.id
 		RETURNING e.id, e.source, e.event_id, e.attempts, e.received_at,
-				  e.locked_until, e.headers, e.payload, e.state
+				  e.locked_until, e.headers, e.payload
 	)
 	SELECT u.id, u.source, u.event_id, u.attempts, u.received_at,
 		   u.locked_until, u.headers, u.payload
 	FROM updated u
-	WHERE u.state OPERATOR(pg_catalog.=) 'processing'
 	ORDER BY u.id;
 END;
 $$;
@@ -273,6 +294,7 @@ DECLARE
 	limit_ integer;
 	new_state text;
 	message text := pg_catalog.left(coalesce(error, '(no error text)'), 2000);
+	delay interval;
 BEGIN
 	IF consumer IS NULL OR consumer OPERATOR(pg_catalog.=) ''
 		OR pg_catalog.octet_length(consumer) OPERATOR(pg_catalog.>) 255 THEN
@@ -302,28 +324,28 @@ BEGIN
 					   coalesce(pg_catalog.current_setting('pg_inbox.max_attempts', true), '10')::integer);
 	new_state := CASE WHEN ev.attempts OPERATOR(pg_catalog.>=) limit_
 					  THEN 'dead' ELSE 'pending' END;
+	-- only the default delay needs inbox.retry_delay, and only then is it called
+	IF new_state OPERATOR(pg_catalog.=) 'pending' THEN
+		IF retry_in IS NOT NULL THEN
+			delay := retry_in;
+		ELSE
+			delay := inbox.retry_delay(ev.attempts);
+		END IF;
+	END IF;
 
 	UPDATE inbox.events e
 	SET state = new_state,
 		locked_by = NULL,
 		locked_until = NULL,
 		last_error = message,
-		errors = (SELECT pg_catalog.jsonb_agg(h.entry ORDER BY h.n)
-				  FROM (SELECT x.entry, x.n
-						FROM pg_catalog.jsonb_array_elements(
-								 coalesce(e.errors, '[]'::jsonb)
-								 OPERATOR(pg_catalog.||)
-								 pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-									 'attempt', e.attempts,
-									 'failed_at', pg_catalog.now(),
-									 'consumer', fail.consumer,
-									 'error', message)))
-							 WITH ORDINALITY AS x(entry, n)
-						ORDER BY x.n DESC
-						LIMIT 10) h),
+		errors = (SELECT CASE WHEN pg_catalog.jsonb_array_length(h.x) OPERATOR(pg_catalog.>) 10
+							THEN h.x OPERATOR(pg_catalog.-) 0 ELSE h.x END
+				 FROM (SELECT coalesce(e.errors, '[]'::jsonb) OPERATOR(pg_catalog.||)
+							  pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+								  'attempt', e.attempts, 'failed_at', pg_catalog.now(),
+								  'consumer', fail.consumer, 'error', message)) AS x) h),
 		available_at = CASE WHEN new_state OPERATOR(pg_catalog.=) 'pending'
-							THEN pg_catalog.now() OPERATOR(pg_catalog.+)
-								 (coalesce(fail.retry_in, inbox.retry_delay(e.attempts)))
+							THEN pg_catalog.now() OPERATOR(pg_catalog.+) delay
 							ELSE e.available_at END,
 		processed_at = CASE WHEN new_state OPERATOR(pg_catalog.=) 'dead'
 							THEN pg_catalog.now() ELSE NULL END
@@ -459,4 +481,110 @@ REVOKE ALL ON FUNCTION inbox.replay(text, timestamptz, timestamptz, text[]) FROM
 REVOKE ALL ON FUNCTION inbox.purge(interval, integer) FROM PUBLIC;
 
 /* ---- statistics (extension/stats.c) ---- */
+
+/*
+ * Counters of ingest answers, kept in shared memory when pg_inbox is in
+ * shared_preload_libraries: one row per source counted in the current
+ * database, and one row with source NULL for the ingests whose source was
+ * unusable (NULL, empty, over 63 bytes) or found no room among the
+ * pg_inbox.max_sources counted sources.  With the library preloaded the NULL
+ * row is always there; without it there are no rows at all.
+ */
+CREATE FUNCTION inbox.ingest_counters(
+	OUT source text,
+	OUT inserted bigint,
+	OUT duplicate bigint,
+	OUT conflict bigint,
+	OUT rejected bigint,
+	OUT stats_reset timestamptz)
+RETURNS SETOF record
+LANGUAGE c VOLATILE PARALLEL SAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+ROWS 100
+AS 'MODULE_PATHNAME', 'ingest_counters';
+COMMENT ON FUNCTION inbox.ingest_counters() IS
+	'ingest answers per source in this database since stats_reset; no rows unless pg_inbox is in shared_preload_libraries';
+
+CREATE FUNCTION inbox.reset_stats()
+RETURNS void
+LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+AS 'MODULE_PATHNAME', 'reset_stats';
+COMMENT ON FUNCTION inbox.reset_stats() IS
+	'set the ingest counters of this database to zero and stats_reset to now; needs pg_inbox in shared_preload_libraries';
+
+/*
+ * Per source, the events by state (from inbox.events, so as the caller's
+ * snapshot and privileges see them) and the ingest counters.  A source
+ * appears if it has events or was counted; the row with source NULL appears
+ * when unusable or uncounted sources were counted.  Without the library
+ * preloaded, counters_available is false and the counters are NULL.
+ */
+CREATE VIEW inbox.stats WITH (security_invoker = true) AS
+WITH counters AS (
+	SELECT c.source COLLATE pg_catalog."C" AS source,
+		   c.inserted, c.duplicate, c.conflict, c.rejected, c.stats_reset
+	FROM inbox.ingest_counters() c
+),
+-- the row with source NULL: there exactly when counting is on
+counting AS (
+	SELECT true AS available, c.stats_reset
+	FROM counters c
+	WHERE c.source IS NULL
+),
+states AS (
+	SELECT e.source,
+		   pg_catalog.count(*) FILTER (WHERE e.state OPERATOR(pg_catalog.=) 'pending') AS pending,
+		   pg_catalog.count(*) FILTER (WHERE e.state OPERATOR(pg_catalog.=) 'processing') AS processing,
+		   pg_catalog.count(*) FILTER (WHERE e.state OPERATOR(pg_catalog.=) 'done') AS done,
+		   pg_catalog.count(*) FILTER (WHERE e.state OPERATOR(pg_catalog.=) 'dead') AS dead,
+		   pg_catalog.min(e.received_at) FILTER (WHERE e.state OPERATOR(pg_catalog.=) 'pending') AS oldest_pending
+	FROM inbox.events e
+	GROUP BY e.source
+)
+SELECT coalesce(s.source, c.source) AS source,
+	   coalesce(s.pending, 0) AS pending,
+	   coalesce(s.processing, 0) AS processing,
+	   coalesce(s.done, 0) AS done,
+	   coalesce(s.dead, 0) AS dead,
+	   pg_catalog.now() OPERATOR(pg_catalog.-) s.oldest_pending AS oldest_pending_age,
+	   CASE WHEN g.available THEN coalesce(c.inserted, 0) END AS inserted,
+	   CASE WHEN g.available THEN coalesce(c.duplicate, 0) END AS duplicate,
+	   CASE WHEN g.available THEN coalesce(c.conflict, 0) END AS conflict,
+	   CASE WHEN g.available THEN coalesce(c.rejected, 0) END AS rejected,
+	   g.stats_reset,
+	   coalesce(g.available, false) AS counters_available
+FROM states s
+	 FULL JOIN counters c ON c.source OPERATOR(pg_catalog.=) s.source
+	 LEFT JOIN counting g ON true
+WHERE s.source IS NOT NULL
+   OR c.source IS NOT NULL
+   OR c.inserted OPERATOR(pg_catalog.+) c.duplicate OPERATOR(pg_catalog.+)
+	  c.conflict OPERATOR(pg_catalog.+) c.rejected OPERATOR(pg_catalog.>) 0;
+COMMENT ON VIEW inbox.stats IS
+	'per source: events by state, age of the oldest pending event, and the ingest counters (with pg_inbox preloaded)';
+COMMENT ON COLUMN inbox.stats.source IS
+	'the source; NULL for ingests whose source was unusable or found no room among pg_inbox.max_sources';
+COMMENT ON COLUMN inbox.stats.pending IS 'events waiting to be claimed';
+COMMENT ON COLUMN inbox.stats.processing IS 'events claimed and not yet completed or failed';
+COMMENT ON COLUMN inbox.stats.done IS 'events completed';
+COMMENT ON COLUMN inbox.stats.dead IS 'events that reached their attempt limit';
+COMMENT ON COLUMN inbox.stats.oldest_pending_age IS
+	'now() minus received_at of the oldest pending event; NULL when none is pending';
+COMMENT ON COLUMN inbox.stats.inserted IS
+	'ingests answered inserted since stats_reset; NULL when counters_available is false';
+COMMENT ON COLUMN inbox.stats.duplicate IS
+	'ingests answered duplicate since stats_reset; NULL when counters_available is false';
+COMMENT ON COLUMN inbox.stats.conflict IS
+	'ingests answered conflict since stats_reset; NULL when counters_available is false';
+COMMENT ON COLUMN inbox.stats.rejected IS
+	'ingests answered rejected since stats_reset; NULL when counters_available is false';
+COMMENT ON COLUMN inbox.stats.stats_reset IS
+	'when the counters of this database started: the last inbox.reset_stats() or the server start';
+COMMENT ON COLUMN inbox.stats.counters_available IS
+	'whether pg_inbox is in shared_preload_libraries, so that ingests are counted';
+
+REVOKE ALL ON FUNCTION inbox.ingest_counters() FROM PUBLIC;
+REVOKE ALL ON FUNCTION inbox.reset_stats() FROM PUBLIC;
+REVOKE ALL ON inbox.stats FROM PUBLIC;
 /* ---- end of statistics ---- */

@@ -4,6 +4,10 @@
 -- functions and INSERT ON inbox.events.  No SELECT, no sequence privilege.
 -- Missing any of the three gives SQLSTATE 42501, for every answer: a
 -- duplicate or a conflict is not told to a role that could not insert.
+-- None of the processing lifecycle (claim, complete, fail, extend_lease,
+-- retry_delay, replay, purge) is open to a writer, nor to a role that has
+-- the table privileges but no EXECUTE (the worker and operator recipes are
+-- tested in worker_roles.sql).
 --
 -- The roles are created inside the transaction, so ROLLBACK removes them.
 \set ON_ERROR_STOP 1
@@ -15,7 +19,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pg_inbox;
 
-SELECT plan(62);
+SELECT plan(91);
 
 CREATE ROLE inbox_tap_stranger NOLOGIN;
 CREATE ROLE inbox_tap_writer NOLOGIN;
@@ -376,6 +380,89 @@ SELECT is(
 	  WHERE g.label = 'member new'),
 	true,
 	'member of the writer role: the answer carries the stored id');
+
+-- ------------------------------------------------------------------
+-- the processing lifecycle (0.2.0) is for none of them: not for a
+-- stranger, not for the writer, and not for a role that holds every table
+-- privilege a worker or an operator has but no EXECUTE; each call is denied
+-- (42501) and changes nothing
+-- ------------------------------------------------------------------
+CREATE ROLE inbox_tap_tables_only NOLOGIN;
+GRANT USAGE ON SCHEMA inbox TO inbox_tap_tables_only;
+GRANT SELECT, UPDATE, DELETE ON inbox.events TO inbox_tap_tables_only;
+GRANT SELECT ON inbox.sources TO inbox_tap_tables_only;
+
+-- l-1 held by consumer tap-holder, l-2 done two days ago, l-3 pending
+SELECT is(
+	(SELECT pg_catalog.count(*) FROM pg_catalog.unnest(ARRAY['l-1', 'l-2', 'l-3']) k,
+	     inbox.ingest('tap-priv-life', k, pg_catalog.jsonb_build_object('k', k)) r
+	  WHERE r.status = 'inserted'),
+	3::bigint,
+	'superuser: stores three events for the lifecycle calls');
+CREATE TEMP TABLE life AS
+	SELECT c.id, c.event_id FROM inbox.claim('tap-holder', 2, '5 minutes', ARRAY['tap-priv-life']) c;
+SELECT ok(inbox.complete(id, 'tap-holder'), 'superuser: completes l-2 for tap-holder')
+  FROM life WHERE event_id = 'l-2';
+UPDATE inbox.events SET processed_at = pg_catalog.now() - interval '2 days'
+ WHERE source = 'tap-priv-life' AND event_id = 'l-2';
+DROP TABLE life;
+CREATE TEMP TABLE life AS
+	SELECT e.* FROM inbox.events e WHERE e.source = 'tap-priv-life';
+SELECT results_eq(
+	$$SELECT event_id::text COLLATE "default", state::text COLLATE "default", locked_by
+	    FROM life ORDER BY event_id$$,
+	$$VALUES ('l-1', 'processing', 'tap-holder'), ('l-2', 'done', NULL), ('l-3', 'pending', NULL)$$,
+	'superuser: l-1 is held by tap-holder, l-2 is done, l-3 is pending');
+CREATE TEMP TABLE lifecycle_calls (n integer, label text, call text);
+INSERT INTO lifecycle_calls VALUES
+	(1, 'inbox.claim', $$SELECT * FROM inbox.claim('tap-holder', 10, '5 minutes', ARRAY['tap-priv-life'])$$),
+	(2, 'inbox.complete of a held event',
+	 $$SELECT inbox.complete((SELECT id FROM life WHERE event_id = 'l-1'), 'tap-holder')$$),
+	(3, 'inbox.fail of a held event',
+	 $$SELECT inbox.fail((SELECT id FROM life WHERE event_id = 'l-1'), 'tap-holder', 'no', '1 hour')$$),
+	(4, 'inbox.extend_lease of a held event',
+	 $$SELECT inbox.extend_lease((SELECT id FROM life WHERE event_id = 'l-1'), 'tap-holder', '1 hour')$$),
+	(5, 'inbox.retry_delay', $$SELECT inbox.retry_delay(1)$$),
+	(6, 'inbox.replay(ids) of a done event',
+	 $$SELECT inbox.replay(ARRAY(SELECT id FROM life WHERE event_id = 'l-2'))$$),
+	(7, 'inbox.replay(source, ...) of a done event',
+	 $$SELECT inbox.replay('tap-priv-life', pg_catalog.now() - interval '1 day',
+	                       pg_catalog.now() + interval '1 day', ARRAY['done', 'dead'])$$),
+	(8, 'inbox.purge of an old done event', $$SELECT inbox.purge('1 day')$$);
+GRANT SELECT ON life, lifecycle_calls TO PUBLIC;
+
+SET ROLE inbox_tap_stranger;
+SELECT throws_ok(c.call, '42501', NULL, 'stranger: ' || c.label || ' is denied (42501)')
+  FROM lifecycle_calls c ORDER BY c.n;
+RESET ROLE;
+
+SET ROLE inbox_tap_writer;
+SELECT throws_ok(c.call, '42501', NULL, 'writer: ' || c.label || ' is denied (42501)')
+  FROM lifecycle_calls c ORDER BY c.n;
+RESET ROLE;
+
+SET ROLE inbox_tap_tables_only;
+SELECT throws_ok(c.call, '42501', NULL,
+                 'table privileges without EXECUTE: ' || c.label || ' is denied (42501)')
+  FROM lifecycle_calls c ORDER BY c.n;
+RESET ROLE;
+
+SELECT results_eq(
+	$$SELECT e.id, e.state::text COLLATE "default", e.attempts, e.available_at, e.locked_by,
+	         e.locked_until, e.processed_at, e.last_error, e.errors
+	    FROM inbox.events e WHERE e.source = 'tap-priv-life' ORDER BY e.id$$,
+	$$SELECT l.id, l.state::text COLLATE "default", l.attempts, l.available_at, l.locked_by,
+	         l.locked_until, l.processed_at, l.last_error, l.errors
+	    FROM life l ORDER BY l.id$$,
+	'the denied lifecycle calls changed nothing');
+SELECT results_eq(
+	$$SELECT p.oid::pg_catalog.regprocedure::text FROM pg_catalog.pg_proc p
+	   WHERE p.pronamespace = pg_catalog.to_regnamespace('inbox')
+	     AND pg_catalog.has_function_privilege('inbox_tap_writer', p.oid, 'EXECUTE')
+	   ORDER BY 1$$,
+	ARRAY['inbox.ingest(text,text,jsonb,jsonb)', 'inbox.ingest_many(text,text[],jsonb[])',
+	      'inbox.ingest_raw(text,text,text,jsonb)'],
+	'the writer can execute the three ingest functions and no other function in schema inbox');
 
 -- the privilege checks above compared against these: make sure the writer
 -- really holds no more than the documented grants

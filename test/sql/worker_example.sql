@@ -34,7 +34,11 @@ BEGIN
 			claimed := claimed + 1;
 			BEGIN
 				PERFORM app.handle(ev.event_id, ev.attempt, ev.payload);
-				PERFORM inbox.complete(ev.id, worker);
+				IF NOT inbox.complete(ev.id, worker) THEN
+					-- the lease ran out and another worker has the event:
+					-- undo this run's work, it is that worker's now
+					RAISE EXCEPTION 'lost the lease of event %', ev.id;
+				END IF;
 			EXCEPTION WHEN OTHERS THEN
 				PERFORM inbox.fail(ev.id, worker, SQLERRM);
 			END;
