@@ -168,8 +168,9 @@ source_payload_limit(const InboxCatalog *cat, text *source)
 	}
 	index_endscan(scan);
 	ExecDropSingleTupleTableSlot(slot);
-	index_close(idx, AccessShareLock);
-	table_close(rel, AccessShareLock);
+	/* keep the locks until the end of the transaction, as the executor does */
+	index_close(idx, NoLock);
+	table_close(rel, NoLock);
 
 	return limit;
 }
@@ -183,22 +184,43 @@ ingest_begin(InboxIngest *st, text *source)
 {
 	AclResult	aclresult;
 
+	Oid			relid;
+	Oid			key_index;
+
 	memset(st, 0, sizeof(*st));
 	st->call_cxt = CurrentMemoryContext;
-	st->cat = InboxGetCatalog();
 
-	aclresult = pg_class_aclcheck(st->cat->events, GetUserId(), ACL_INSERT);
+	/*
+	 * Lock first, then trust the cached OIDs: taking a lock processes the
+	 * invalidations that a concurrent DROP EXTENSION or REINDEX CONCURRENTLY
+	 * sent, so look again until the catalog held steady across the locks.
+	 */
+	for (;;)
+	{
+		st->cat = InboxGetCatalog();
+		relid = st->cat->events;
+		key_index = st->cat->events_key;
+		LockRelationOid(relid, RowExclusiveLock);
+		LockRelationOid(key_index, AccessShareLock);
+		if (InboxCatalogIsValid() && st->cat->events == relid &&
+			st->cat->events_key == key_index)
+			break;
+		UnlockRelationOid(key_index, AccessShareLock);
+		UnlockRelationOid(relid, RowExclusiveLock);
+	}
+
+	aclresult = pg_class_aclcheck(relid, GetUserId(), ACL_INSERT);
 	if (aclresult != ACLCHECK_OK)
 		aclcheck_error(aclresult, OBJECT_TABLE, "events");
 
-	st->events = table_open(st->cat->events, RowExclusiveLock);
+	st->events = table_open(relid, NoLock);
 	if (st->events->rd_rel->relrowsecurity &&
-		check_enable_rls(st->cat->events, InvalidOid, false) == RLS_ENABLED)
+		check_enable_rls(relid, InvalidOid, false) == RLS_ENABLED)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("row-level security on inbox.events is not supported"),
 				 errhint("Disable it with ALTER TABLE inbox.events DISABLE ROW LEVEL SECURITY, and grant access to inbox.events by role instead.")));
-	st->key_index = index_open(st->cat->events_key, AccessShareLock);
+	st->key_index = index_open(key_index, NoLock);
 	st->slot = table_slot_create(st->events, NULL);
 
 	st->source_problem = check_key_part(source, "source", INBOX_MAX_SOURCE_BYTES);
@@ -220,7 +242,7 @@ ingest_end(InboxIngest *st)
 		st->spi_connected = false;
 	}
 	ExecDropSingleTupleTableSlot(st->slot);
-	index_close(st->key_index, AccessShareLock);
+	index_close(st->key_index, NoLock);
 	table_close(st->events, NoLock);
 }
 
@@ -445,11 +467,20 @@ insert_event_sql(InboxIngest *st, const InboxNewEvent *ev)
 	return SPI_processed > 0;
 }
 
+/* what became of an insert */
+typedef enum InboxInsertOutcome
+{
+	INBOX_STORED,				/* the event is in */
+	INBOX_RACED,				/* another transaction has the key now, maybe
+								 * still in progress: probe again */
+	INBOX_NOTHING				/* the SQL INSERT stored nothing: see
+								 * ingest_one() */
+} InboxInsertOutcome;
+
 /*
- * Insert a key found absent.  Returns false if a concurrent transaction
- * stored it between our probe and our insert.
+ * Insert a key found absent.
  */
-static bool
+static InboxInsertOutcome
 insert_event(InboxIngest *st, text *event_id, const uint8 *digest,
 			 Jsonb *payload, Jsonb *headers, InboxResult *res)
 {
@@ -464,7 +495,7 @@ insert_event(InboxIngest *st, text *event_id, const uint8 *digest,
 
 		st->store_direct =
 			InboxStoreUsable(st->events, st->cat, &st->cat->events_shape) &&
-			InboxStoreBegin(&st->store, st->events, st->cat->events_key);
+			InboxStoreBegin(&st->store, st->events, st->cat);
 		st->store_checked = true;
 		MemoryContextSwitchTo(cxt);
 	}
@@ -487,13 +518,13 @@ insert_event(InboxIngest *st, text *event_id, const uint8 *digest,
 	pfree(ev.digest);
 
 	if (!stored)
-		return false;
+		return st->store_direct ? INBOX_RACED : INBOX_NOTHING;
 
 	res->status = INBOX_INSERTED;
 	res->id = ev.id;
 	res->received_at = ev.received_at;
 	res->detail = NULL;
-	return true;
+	return INBOX_STORED;
 }
 
 /*
@@ -506,7 +537,8 @@ ingest_one(InboxIngest *st, text *event_id, Jsonb *payload, Size payload_size,
 {
 	uint8		digest[INBOX_DIGEST_LEN];
 	char	   *problem;
-	int			rounds;
+	int			empty_rounds = 0;
+	int			races = 0;
 
 	if (st->source_problem != NULL)
 	{
@@ -555,20 +587,22 @@ ingest_one(InboxIngest *st, text *event_id, Jsonb *payload, Size payload_size,
 
 	InboxPayloadDigest(payload, digest);
 
-	for (rounds = 0;; rounds++)
+	for (;;)
 	{
+		InboxInsertOutcome outcome;
+
 		if (probe_key(st, event_id, digest, res))
 			return;
 
 		/*
-		 * The INSERT stored nothing and no row has the key.  ON CONFLICT
+		 * The SQL INSERT stored nothing and no row has the key.  ON CONFLICT
 		 * only gives up on a row that committed, so this is not a race with
 		 * another ingest; it is a BEFORE INSERT trigger that returned NULL
 		 * (the table owner's decision, and an answer), or a row that some
 		 * other unique index of inbox.events holds (an error).  A purge that
 		 * deleted the row in between would explain one round; retry a few.
 		 */
-		if (rounds > 0)
+		if (empty_rounds > 0)
 		{
 			if (st->events->trigdesc != NULL &&
 				st->events->trigdesc->trig_insert_before_row)
@@ -576,15 +610,26 @@ ingest_one(InboxIngest *st, text *event_id, Jsonb *payload, Size payload_size,
 				reject(res, pstrdup("a BEFORE INSERT trigger on inbox.events skipped the event"));
 				return;
 			}
-			if (rounds >= INBOX_MAX_EMPTY_ROUNDS)
+			if (empty_rounds >= INBOX_MAX_EMPTY_ROUNDS)
 				ereport(ERROR,
 						(errcode(ERRCODE_UNIQUE_VIOLATION),
 						 errmsg("could not store the event because it conflicts with another unique index of inbox.events"),
 						 errdetail("Only the unique key on (source, event_id) is decided by pg_inbox."),
 						 errhint("Drop the unique indexes that were added to inbox.events.")));
 		}
-		if (insert_event(st, event_id, digest, payload, headers, res))
+
+		outcome = insert_event(st, event_id, digest, payload, headers, res);
+		if (outcome == INBOX_STORED)
 			return;
+		if (outcome == INBOX_NOTHING)
+			empty_rounds++;
+		else if (++races > INBOX_MAX_KEY_ROUNDS)
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not store the event because its key kept changing"),
+					 errdetail("Concurrent transactions inserted the same source and event id and rolled back %d times.",
+							   INBOX_MAX_KEY_ROUNDS),
+					 errhint("Retry the transaction.")));
 	}
 }
 

@@ -17,7 +17,9 @@
 #include <limits.h>
 
 #include "common/cryptohash.h"
+#include "catalog/namespace.h"
 #include "common/jsonapi.h"
+#include "port/pg_bswap.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -42,13 +44,37 @@ digest_update(pg_cryptohash_ctx *ctx, const void *data, size_t len)
 			 pg_cryptohash_error(ctx));
 }
 
+/*
+ * Feed a tag, a length and the bytes.  The length goes in network byte order
+ * and strings in UTF-8 (see digest_scalar), so that a digest computed on one
+ * server matches the one computed after a restore on another.
+ */
 static void
 digest_tagged(pg_cryptohash_ctx *ctx, char tag, const void *data, uint32 len)
 {
+	uint32		netlen = pg_hton32(len);
+
 	digest_update(ctx, &tag, 1);
-	digest_update(ctx, &len, sizeof(len));
+	digest_update(ctx, &netlen, sizeof(netlen));
 	if (len > 0)
 		digest_update(ctx, data, len);
+}
+
+static void
+digest_string(pg_cryptohash_ctx *ctx, char tag, const char *str, int len)
+{
+	if (GetDatabaseEncoding() != PG_UTF8 && GetDatabaseEncoding() != PG_SQL_ASCII)
+	{
+		char	   *utf8 = pg_server_to_any(str, len, PG_UTF8);
+
+		if (utf8 != str)
+		{
+			digest_tagged(ctx, tag, utf8, strlen(utf8));
+			pfree(utf8);
+			return;
+		}
+	}
+	digest_tagged(ctx, tag, str, len);
 }
 
 static void
@@ -63,7 +89,7 @@ digest_scalar(pg_cryptohash_ctx *ctx, JsonbValue *v)
 			digest_tagged(ctx, v->val.boolean ? 't' : 'f', NULL, 0);
 			break;
 		case jbvString:
-			digest_tagged(ctx, 's', v->val.string.val, v->val.string.len);
+			digest_string(ctx, 's', v->val.string.val, v->val.string.len);
 			break;
 		case jbvNumeric:
 			{
@@ -434,6 +460,115 @@ json_max_depth(const char *json, int len, int limit)
 	return max;
 }
 
+static int
+hex4(const char *p)
+{
+	int			v = 0;
+	int			i;
+
+	for (i = 0; i < 4; i++)
+	{
+		char		c = p[i];
+
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v |= c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			v |= c - 'A' + 10;
+		else
+			return -1;
+	}
+	return v;
+}
+
+/* can the server encoding hold code point cp? */
+static bool
+server_can_hold(pg_wchar cp)
+{
+	int			enc = GetDatabaseEncoding();
+	Oid			proc;
+	unsigned char utf8[8];
+	unsigned char out[8 * MAX_CONVERSION_GROWTH + 1];
+	int			len;
+
+	if (enc == PG_UTF8 || cp <= 0x7F)
+		return true;
+	if (enc == PG_SQL_ASCII)
+		return false;
+	proc = FindDefaultConversionProc(PG_UTF8, enc);
+	if (!OidIsValid(proc))
+		return false;
+	memset(utf8, 0, sizeof(utf8));
+	unicode_to_utf8(cp, utf8);
+	len = pg_utf_mblen(utf8);
+	return DatumGetInt32(OidFunctionCall6(proc,
+										  Int32GetDatum(PG_UTF8),
+										  Int32GetDatum(enc),
+										  CStringGetDatum((char *) utf8),
+										  CStringGetDatum((char *) out),
+										  Int32GetDatum(len),
+										  BoolGetDatum(true))) == len;
+}
+
+/*
+ * In a database that is not UTF-8, PostgreSQL 15's JSON parser raises an
+ * error (instead of returning one) for a \uXXXX escape whose character the
+ * database encoding cannot hold.  Find such an escape first.
+ */
+static char *
+untranslatable_escape(const char *json, int len)
+{
+	bool		in_string = false;
+	int			i;
+
+	if (GetDatabaseEncoding() == PG_UTF8)
+		return NULL;
+
+	for (i = 0; i < len; i++)
+	{
+		if (!in_string)
+		{
+			if (json[i] == '"')
+				in_string = true;
+			continue;
+		}
+		if (json[i] == '"')
+			in_string = false;
+		else if (json[i] == '\\' && i + 1 < len)
+		{
+			if (json[i + 1] == 'u' && i + 5 < len)
+			{
+				int			cp = hex4(json + i + 2);
+
+				i += 5;
+				if (cp < 0)
+					continue;	/* the parser reports it */
+				if (cp >= 0xD800 && cp <= 0xDBFF && i + 6 < len &&
+					json[i + 1] == '\\' && json[i + 2] == 'u')
+				{
+					int			lo = hex4(json + i + 3);
+
+					if (lo >= 0xDC00 && lo <= 0xDFFF)
+					{
+						cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+						i += 6;
+					}
+				}
+				if (cp >= 0xD800 && cp <= 0xDFFF)
+					continue;	/* a lone surrogate: the parser reports it */
+				if (!server_can_hold((pg_wchar) cp))
+					return psprintf("the body contains the escape of U+%04X, which the database encoding %s cannot hold",
+									cp, GetDatabaseEncodingName());
+			}
+			else
+				i++;
+		}
+	}
+	return NULL;
+}
+
 /*
  * Parse json (len bytes, server encoding) into a jsonb object or array.
  * Returns NULL and sets *problem to a sentence when the text is unusable.
@@ -454,6 +589,10 @@ InboxParseJson(const char *json, int len, char **problem)
 							INBOX_MAX_JSON_DEPTH);
 		return NULL;
 	}
+
+	*problem = untranslatable_escape(json, len);
+	if (*problem != NULL)
+		return NULL;
 
 	memset(&st, 0, sizeof(st));
 	memset(&sem, 0, sizeof(sem));

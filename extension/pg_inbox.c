@@ -128,6 +128,12 @@ InboxLookupColumn(Oid relid, const char *table, const char *column)
 	return attnum;
 }
 
+bool
+InboxCatalogIsValid(void)
+{
+	return inbox_catalog_valid;
+}
+
 /*
  * Resolve the extension's objects, once per backend until an invalidation.
  */

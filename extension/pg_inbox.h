@@ -84,6 +84,7 @@ typedef struct InboxCatalog
 } InboxCatalog;
 
 extern InboxCatalog *InboxGetCatalog(void);
+extern bool InboxCatalogIsValid(void);
 
 /* store.c: storing a new event directly */
 typedef struct InboxNewEvent
@@ -108,7 +109,8 @@ typedef struct InboxStore
 extern const char *InboxColumnName(int col);
 extern bool InboxColumnOptional(int col);
 extern bool InboxStoreUsable(Relation rel, const InboxCatalog *cat, int8 *shape);
-extern bool InboxStoreBegin(InboxStore *store, Relation rel, Oid key_index);
+extern bool InboxStoreBegin(InboxStore *store, Relation rel,
+							 const InboxCatalog *cat);
 extern bool InboxStoreInsert(InboxStore *store, const InboxCatalog *cat,
 							 const InboxNewEvent *ev);
 extern void InboxStoreEnd(InboxStore *store);

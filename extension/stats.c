@@ -293,9 +293,16 @@ InboxStatsCount(const text *source, InboxStatus status)
 	entry = hash_search(inbox_stats_hash, &key, HASH_FIND, NULL);
 	if (entry == NULL)
 	{
-		/* a new source: enter it, which needs the lock exclusively */
+		/*
+		 * A new source: enter it, which needs the lock exclusively.  Only a
+		 * stored event earns a source a row of its own; other answers for a
+		 * source not counted yet go to the database's row, so that a caller
+		 * cannot fill the shared table with names that store nothing.
+		 */
 		LWLockRelease(inbox_stats->lock);
 		LWLockAcquire(inbox_stats->lock, LW_EXCLUSIVE);
+		if (status != INBOX_INSERTED)
+			stats_key(&key, NULL);
 		entry = stats_enter(&key);
 	}
 	if (entry != NULL)

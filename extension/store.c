@@ -26,19 +26,36 @@
 #include "executor/executor.h"
 #include "nodes/pg_list.h"
 #include "storage/lmgr.h"
+#include "nodes/nodes.h"
 #include "utils/builtins.h"
+#include "utils/ruleutils.h"
 #include "utils/rel.h"
 
 #include "compat.h"
 #include "pg_inbox.h"
 
-/* the CHECK constraints of inbox.events that the values below satisfy */
-static const char *const inbox_own_checks[] = {
-	"events_source_check",
-	"events_event_id_check",
-	"events_payload_digest_check",
-	"events_state_check",
-	"events_attempts_check",
+/*
+ * The CHECK constraints of inbox.events that the values below satisfy, with
+ * their expressions as deparse_expression() prints them: a constraint
+ * redefined under the same name is not ours any more.
+ */
+typedef struct InboxCheck
+{
+	const char *name;
+	const char *expr;
+} InboxCheck;
+
+static const InboxCheck inbox_own_checks[] = {
+	{"events_source_check",
+	"((octet_length(source) >= 1) AND (octet_length(source) <= 63))"},
+	{"events_event_id_check",
+	"((octet_length(event_id) >= 1) AND (octet_length(event_id) <= 255))"},
+	{"events_payload_digest_check",
+	"(octet_length(payload_digest) = 32)"},
+	{"events_state_check",
+	"(state = ANY (ARRAY['pending'::text, 'processing'::text, 'done'::text, 'dead'::text]))"},
+	{"events_attempts_check",
+	"(attempts >= 0)"},
 };
 
 #define INBOX_OWN_CHECKS lengthof(inbox_own_checks)
@@ -49,24 +66,27 @@ typedef struct InboxColumn
 	Oid			type;
 	bool		may_be_null;	/* whether a new event can leave it NULL */
 	bool		optional;		/* missing before ALTER EXTENSION UPDATE */
+	const char *dflt;			/* the default the SQL INSERT would apply, as
+								 * deparsed, or NULL for none; "" for a column
+								 * the SQL INSERT sets itself */
 } InboxColumn;
 
 static const InboxColumn inbox_columns[INBOX_EVENT_COLUMNS] = {
-	[INBOX_COL_ID] = {"id", INT8OID, false},
-	[INBOX_COL_RECEIVED_AT] = {"received_at", TIMESTAMPTZOID, false},
-	[INBOX_COL_PAYLOAD_DIGEST] = {"payload_digest", BYTEAOID, false},
-	[INBOX_COL_SOURCE] = {"source", TEXTOID, false},
-	[INBOX_COL_EVENT_ID] = {"event_id", TEXTOID, false},
-	[INBOX_COL_STATE] = {"state", TEXTOID, false},
-	[INBOX_COL_ATTEMPTS] = {"attempts", INT4OID, false},
-	[INBOX_COL_AVAILABLE_AT] = {"available_at", TIMESTAMPTZOID, false},
-	[INBOX_COL_LOCKED_BY] = {"locked_by", TEXTOID, true},
-	[INBOX_COL_LOCKED_UNTIL] = {"locked_until", TIMESTAMPTZOID, true},
-	[INBOX_COL_PROCESSED_AT] = {"processed_at", TIMESTAMPTZOID, true},
-	[INBOX_COL_LAST_ERROR] = {"last_error", TEXTOID, true},
-	[INBOX_COL_HEADERS] = {"headers", JSONBOID, true},
-	[INBOX_COL_PAYLOAD] = {"payload", JSONBOID, false},
-	[INBOX_COL_ERRORS] = {"errors", JSONBOID, true, true},
+	[INBOX_COL_ID] = {"id", INT8OID, false, false, ""},
+	[INBOX_COL_RECEIVED_AT] = {"received_at", TIMESTAMPTZOID, false, false, ""},
+	[INBOX_COL_PAYLOAD_DIGEST] = {"payload_digest", BYTEAOID, false, false, ""},
+	[INBOX_COL_SOURCE] = {"source", TEXTOID, false, false, ""},
+	[INBOX_COL_EVENT_ID] = {"event_id", TEXTOID, false, false, ""},
+	[INBOX_COL_STATE] = {"state", TEXTOID, false, false, "'pending'::text"},
+	[INBOX_COL_ATTEMPTS] = {"attempts", INT4OID, false, false, "0"},
+	[INBOX_COL_AVAILABLE_AT] = {"available_at", TIMESTAMPTZOID, false, false, ""},
+	[INBOX_COL_LOCKED_BY] = {"locked_by", TEXTOID, true, false, NULL},
+	[INBOX_COL_LOCKED_UNTIL] = {"locked_until", TIMESTAMPTZOID, true, false, NULL},
+	[INBOX_COL_PROCESSED_AT] = {"processed_at", TIMESTAMPTZOID, true, false, NULL},
+	[INBOX_COL_LAST_ERROR] = {"last_error", TEXTOID, true, false, NULL},
+	[INBOX_COL_HEADERS] = {"headers", JSONBOID, true, false, ""},
+	[INBOX_COL_PAYLOAD] = {"payload", JSONBOID, false, false, ""},
+	[INBOX_COL_ERRORS] = {"errors", JSONBOID, true, true, NULL},
 };
 
 const char *
@@ -81,15 +101,46 @@ InboxColumnOptional(int col)
 	return inbox_columns[col].optional;
 }
 
+/*
+ * An expression of the table (a CHECK constraint or a default) as
+ * deparse_expression() prints it.
+ */
+static char *
+deparsed(Relation rel, const char *nodestring)
+{
+	return deparse_expression(stringToNode(nodestring),
+							  deparse_context_for(RelationGetRelationName(rel),
+												  RelationGetRelid(rel)),
+							  false, false);
+}
+
 static bool
-own_check(const char *name)
+own_check(Relation rel, const ConstrCheck *check)
 {
 	int			i;
 
+	if (!check->ccvalid)
+		return false;
 	for (i = 0; i < (int) INBOX_OWN_CHECKS; i++)
-		if (strcmp(name, inbox_own_checks[i]) == 0)
-			return true;
+		if (strcmp(check->ccname, inbox_own_checks[i].name) == 0)
+			return strcmp(deparsed(rel, check->ccbin),
+						  inbox_own_checks[i].expr) == 0;
 	return false;
+}
+
+/* the default of column attnum, as deparsed, or NULL for none */
+static char *
+column_default(Relation rel, AttrNumber attnum)
+{
+	TupleConstr *constr = RelationGetDescr(rel)->constr;
+	int			i;
+
+	if (constr == NULL)
+		return NULL;
+	for (i = 0; i < constr->num_defval; i++)
+		if (constr->defval[i].adnum == attnum)
+			return deparsed(rel, constr->defval[i].adbin);
+	return NULL;
 }
 
 /*
@@ -107,6 +158,7 @@ shape_is_ours(Relation rel, const InboxCatalog *cat)
 	int			i;
 
 	if (rel->rd_rel->relkind != RELKIND_RELATION ||
+		rel->rd_rel->relispartition ||
 		rel->trigdesc != NULL ||
 		rel->rd_rules != NULL ||
 		rel->rd_rel->relrowsecurity)
@@ -130,9 +182,24 @@ shape_is_ours(Relation rel, const InboxCatalog *cat)
 		att = TupleDescAttr(desc, cat->ev[i] - 1);
 
 		if (att->atttypid != inbox_columns[i].type ||
+			att->atttypmod != -1 ||
 			att->attgenerated != '\0' ||
 			(att->attnotnull && inbox_columns[i].may_be_null))
 			return false;
+
+		/* where the SQL INSERT would apply a default, it must be ours */
+		if (inbox_columns[i].dflt == NULL)
+		{
+			if (att->atthasdef)
+				return false;
+		}
+		else if (inbox_columns[i].dflt[0] != '\0')
+		{
+			char	   *d = att->atthasdef ? column_default(rel, att->attnum) : NULL;
+
+			if (d == NULL || strcmp(d, inbox_columns[i].dflt) != 0)
+				return false;
+		}
 	}
 
 	if (constr != NULL)
@@ -140,7 +207,7 @@ shape_is_ours(Relation rel, const InboxCatalog *cat)
 		if (constr->has_generated_stored || constr->num_check > (int) INBOX_OWN_CHECKS)
 			return false;
 		for (i = 0; i < constr->num_check; i++)
-			if (!own_check(constr->check[i].ccname))
+			if (!own_check(rel, &constr->check[i]))
 				return false;
 	}
 	return true;
@@ -159,22 +226,51 @@ InboxStoreUsable(Relation rel, const InboxCatalog *cat, int8 *shape)
 }
 
 /*
+ * Is idx a unique index on the same columns, collations and operator
+ * families as the key index?
+ */
+static bool
+same_key(Relation idx, IndexInfo *info, Relation key, const InboxCatalog *cat)
+{
+	int			i;
+
+	if (!idx->rd_index->indisunique || info->ii_NumIndexKeyAttrs != 2 ||
+		info->ii_Expressions != NIL || info->ii_Predicate != NIL ||
+		info->ii_IndexAttrNumbers[0] != cat->ev[INBOX_COL_SOURCE] ||
+		info->ii_IndexAttrNumbers[1] != cat->ev[INBOX_COL_EVENT_ID])
+		return false;
+	for (i = 0; i < 2; i++)
+		if (idx->rd_opfamily[i] != key->rd_opfamily[i] ||
+			idx->rd_indcollation[i] != key->rd_indcollation[i])
+			return false;
+	return true;
+}
+
+/*
  * Set up what inserting needs: an executor state to evaluate index
  * expressions in, and the table's indexes opened for speculative insertion.
  * Returns false if an index needs the executor's full machinery (deferred
  * or exclusion constraints); the caller then inserts with SQL.
  */
 bool
-InboxStoreBegin(InboxStore *store, Relation rel, Oid key_index)
+InboxStoreBegin(InboxStore *store, Relation rel, const InboxCatalog *cat)
 {
+	Oid			key_index = cat->events_key;
+	Relation	key = NULL;
 	int			i;
 
 	store->estate = CreateExecutorState();
 	store->rri = makeNode(ResultRelInfo);
 	InitResultRelInfo(store->rri, rel, 1, NULL, 0);
 	ExecOpenIndices(store->rri, true);
-	store->arbiters = list_make1_oid(key_index);
+	store->arbiters = NIL;
 	store->slot = table_slot_create(rel, NULL);
+
+	for (i = 0; i < store->rri->ri_NumIndices; i++)
+		if (RelationGetRelid(store->rri->ri_IndexRelationDescs[i]) == key_index)
+			key = store->rri->ri_IndexRelationDescs[i];
+	if (key == NULL)
+		return false;
 
 	for (i = 0; i < store->rri->ri_NumIndices; i++)
 	{
@@ -183,6 +279,15 @@ InboxStoreBegin(InboxStore *store, Relation rel, Oid key_index)
 
 		if (!idx->rd_index->indimmediate || info->ii_ExclusionOps != NULL)
 			return false;
+
+		/*
+		 * Every unique index on exactly the key is an arbiter, not only the
+		 * key's own: while REINDEX CONCURRENTLY builds its replacement, a
+		 * race on a new key must end in a probe, not in a unique violation.
+		 */
+		if (RelationGetRelid(idx) == key_index ||
+			same_key(idx, info, key, cat))
+			store->arbiters = lappend_oid(store->arbiters, RelationGetRelid(idx));
 	}
 	return true;
 }

@@ -249,14 +249,16 @@ COMMENT ON FUNCTION inbox.extend_lease(bigint, text, interval) IS
  */
 CREATE FUNCTION inbox.retry_delay(attempt integer)
 RETURNS interval
-LANGUAGE plpgsql VOLATILE PARALLEL SAFE SECURITY INVOKER
+LANGUAGE plpgsql VOLATILE PARALLEL RESTRICTED SECURITY INVOKER
 SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-	base double precision := pg_catalog.date_part('epoch',
-		coalesce(pg_catalog.current_setting('pg_inbox.retry_base_delay', true), '10s')::interval);
-	cap double precision := pg_catalog.date_part('epoch',
-		coalesce(pg_catalog.current_setting('pg_inbox.retry_max_delay', true), '1h')::interval);
+	-- a session that has not loaded the library sees a postgresql.conf value
+	-- as written: a plain number there means milliseconds, as in the setting
+	base_text text := coalesce(pg_catalog.current_setting('pg_inbox.retry_base_delay', true), '10s');
+	cap_text text := coalesce(pg_catalog.current_setting('pg_inbox.retry_max_delay', true), '1h');
+	base double precision;
+	cap double precision;
 	delay double precision;
 BEGIN
 	IF attempt IS NULL OR attempt OPERATOR(pg_catalog.<) 1 THEN
@@ -265,6 +267,14 @@ BEGIN
 			MESSAGE = pg_catalog.format('attempt must be 1 or more, not %s',
 										coalesce(attempt::text, 'NULL'));
 	END IF;
+	base := pg_catalog.date_part('epoch',
+		CASE WHEN base_text OPERATOR(pg_catalog.~) '^[0-9]+$'
+			 THEN (base_text OPERATOR(pg_catalog.||) ' ms')::interval
+			 ELSE base_text::interval END);
+	cap := pg_catalog.date_part('epoch',
+		CASE WHEN cap_text OPERATOR(pg_catalog.~) '^[0-9]+$'
+			 THEN (cap_text OPERATOR(pg_catalog.||) ' ms')::interval
+			 ELSE cap_text::interval END);
 	delay := LEAST(cap, base OPERATOR(pg_catalog.*)
 				   pg_catalog.power(2::double precision,
 									(LEAST(attempt, 60) OPERATOR(pg_catalog.-) 1)::double precision));

@@ -73,6 +73,8 @@ $$;
 BEGIN;
 SELECT stats_wal_of($q$SELECT * FROM inbox.ingest('stats-a', 'e1', '{"n": 1}')$q$) AS wal_duplicate;
 SELECT stats_wal_of($q$SELECT * FROM inbox.ingest('stats-a', 'e1', '{"n": 9}')$q$) AS wal_conflict;
+-- (a source that stores nothing gets no row of its own: its rejection is
+-- counted in the database's row with source NULL)
 SELECT stats_wal_of($q$SELECT * FROM inbox.ingest('stats-new', NULL, '{}')$q$) AS wal_new_source;
 SELECT stats_wal_of($q$SELECT * FROM inbox.ingest(NULL, 'e1', '{}')$q$) AS wal_no_source;
 SELECT txid_current_if_assigned() IS NULL AS no_xid;
