@@ -104,6 +104,32 @@ SELECT status FROM inbox.ingest('ext', 'c3', '{}');
 ROLLBACK;
 SELECT status FROM inbox.ingest('ext', 'c3', '{}');
 
+-- one of the extension's CHECK constraints redefined under its own name is
+-- not the extension's any more: it holds
+BEGIN;
+DELETE FROM inbox.events;
+ALTER TABLE inbox.events DROP CONSTRAINT events_attempts_check,
+	ADD CONSTRAINT events_attempts_check CHECK (attempts >= 0 AND payload ? 'type');
+SELECT status FROM inbox.ingest('ext', 'typed', '{"type": "x"}');
+\set VERBOSITY terse
+SELECT status FROM inbox.ingest('ext', 'no-type', '{"x": 1}');
+\set VERBOSITY default
+ROLLBACK;
+-- and so does one that is NOT VALID
+ALTER TABLE inbox.events DROP CONSTRAINT events_attempts_check,
+	ADD CONSTRAINT events_attempts_check CHECK (attempts >= 0 AND payload ? 'type') NOT VALID;
+\set VERBOSITY terse
+SELECT status FROM inbox.ingest('ext', 'no-type', '{"x": 1}');
+\set VERBOSITY default
+ALTER TABLE inbox.events DROP CONSTRAINT events_attempts_check,
+	ADD CONSTRAINT events_attempts_check CHECK (attempts >= 0);
+SELECT status FROM inbox.ingest('ext', 'no-type', '{"x": 1}');
+-- so does a changed default
+ALTER TABLE inbox.events ALTER COLUMN last_error SET DEFAULT 'none yet';
+SELECT status FROM inbox.ingest('ext', 'dflt', '{}');
+SELECT last_error FROM inbox.events WHERE source = 'ext' AND event_id = 'dflt';
+ALTER TABLE inbox.events ALTER COLUMN last_error DROP DEFAULT;
+
 -- a unique index added by hand is not decided by pg_inbox: an error that
 -- names it
 CREATE UNIQUE INDEX events_hand_made ON inbox.events ((payload ->> 'order'));
