@@ -65,6 +65,10 @@ AS $$
 DECLARE
 	default_limit integer :=
 		coalesce(pg_catalog.current_setting('pg_inbox.max_attempts', true), '10')::integer;
+	wanted integer := max_events;
+	taken bigint[];
+	handed bigint[] := '{}';
+	n_candidates integer;
 BEGIN
 	IF consumer IS NULL OR consumer OPERATOR(pg_catalog.=) ''
 		OR pg_catalog.octet_length(consumer) OPERATOR(pg_catalog.>) 255 THEN
@@ -91,78 +95,74 @@ BEGIN
 			MESSAGE = pg_catalog.format('lease must be more than 0 and at most 1 year, not %s', lease);
 	END IF;
 
-	-- events whose lease expired on their last attempt become dead first, so
-	-- that they take no place among the max_events handed out
-	UPDATE inbox.events e
-	SET state = 'dead', locked_by = NULL, locked_until = NULL,
-		processed_at = pg_catalog.now(),
-		errors = (SELECT CASE WHEN pg_catalog.jsonb_array_length(h.x) OPERATOR(pg_catalog.>) 10
-							THEN h.x OPERATOR(pg_catalog.-) 0 ELSE h.x END
-				 FROM (SELECT coalesce(e.errors, '[]'::jsonb) OPERATOR(pg_catalog.||)
-							  pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-								  'attempt', e.attempts, 'failed_at', pg_catalog.now(),
-								  'consumer', e.locked_by, 'error', 'lease expired')) AS x) h),
-		last_error = pg_catalog.format('lease of attempt %s expired, and the attempt limit of %s is reached',
-									   x.attempts, x.max_attempts)
-	FROM (SELECT f.id, f.attempts, l.max_attempts
-		  FROM inbox.events f
-		  CROSS JOIN LATERAL (
-			  SELECT coalesce((SELECT s.max_attempts FROM inbox.sources s
-							   WHERE s.source OPERATOR(pg_catalog.=) f.source),
-							  default_limit) AS max_attempts) l
-		  WHERE f.state OPERATOR(pg_catalog.=) 'processing'
-			AND f.available_at OPERATOR(pg_catalog.<=) pg_catalog.now()
-			AND f.attempts OPERATOR(pg_catalog.>=) l.max_attempts
-			AND (claim.sources IS NULL
-				 OR f.source OPERATOR(pg_catalog.=) ANY (claim.sources))
-		  ORDER BY f.available_at, f.id
-		  LIMIT claim.max_events
-		  FOR UPDATE OF f SKIP LOCKED) x
-	WHERE e.id OPERATOR(pg_catalog.=) x.id;
+	/*
+	 * Take candidates in claim order.  One whose lease expired on its last
+	 * attempt becomes dead instead of being handed out; if that happened,
+	 * take more, so that dead ones do not eat the places of live ones.
+	 */
+	LOOP
+		WITH candidates AS (
+			SELECT e.id, e.state, e.attempts,
+				   coalesce(s.max_attempts, default_limit) AS max_attempts
+			FROM inbox.events e
+			LEFT JOIN inbox.sources s ON s.source OPERATOR(pg_catalog.=) e.source
+			WHERE e.state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'processing']::text[])
+			  AND e.available_at OPERATOR(pg_catalog.<=) pg_catalog.now()
+			  AND (claim.sources IS NULL
+				   OR e.source OPERATOR(pg_catalog.=) ANY (claim.sources))
+			ORDER BY e.available_at, e.id
+			LIMIT wanted
+			FOR UPDATE OF e SKIP LOCKED
+		),
+		updated AS (
+			UPDATE inbox.events e
+			SET state = CASE WHEN c.dies THEN 'dead' ELSE 'processing' END,
+				attempts = CASE WHEN c.dies THEN e.attempts
+								ELSE e.attempts OPERATOR(pg_catalog.+) 1 END,
+				locked_by = CASE WHEN c.dies THEN NULL ELSE claim.consumer END,
+				locked_until = CASE WHEN c.dies THEN NULL
+									ELSE pg_catalog.now() OPERATOR(pg_catalog.+) claim.lease END,
+				available_at = CASE WHEN c.dies THEN e.available_at
+									ELSE pg_catalog.now() OPERATOR(pg_catalog.+) claim.lease END,
+				processed_at = CASE WHEN c.dies THEN pg_catalog.now() ELSE NULL END,
+				last_error = CASE WHEN c.dies
+								  THEN pg_catalog.format('lease of attempt %s expired, and the attempt limit of %s is reached',
+														 c.attempts, c.max_attempts)
+								  ELSE e.last_error END,
+				-- an expired lease is a failed attempt: keep it in the history
+				errors = CASE WHEN c.state OPERATOR(pg_catalog.=) 'processing'
+							  THEN (SELECT CASE WHEN pg_catalog.jsonb_array_length(h.x) OPERATOR(pg_catalog.>) 10
+												THEN h.x OPERATOR(pg_catalog.-) 0 ELSE h.x END
+									FROM (SELECT coalesce(e.errors, '[]'::jsonb) OPERATOR(pg_catalog.||)
+												 pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+													 'attempt', e.attempts, 'failed_at', pg_catalog.now(),
+													 'consumer', e.locked_by, 'error', 'lease expired')) AS x) h)
+							  ELSE e.errors END
+			FROM (SELECT c0.*,
+						 (c0.state OPERATOR(pg_catalog.=) 'processing'
+						  AND c0.attempts OPERATOR(pg_catalog.>=) c0.max_attempts) AS dies
+				  FROM candidates c0) c
+			WHERE e.id OPERATOR(pg_catalog.=) c.id
+			RETURNING e.id, e.state
+		)
+		SELECT coalesce(pg_catalog.array_agg(u.id) FILTER (WHERE u.state OPERATOR(pg_catalog.=) 'processing'),
+						'{}'::bigint[]),
+			   pg_catalog.count(*)::integer
+		INTO taken, n_candidates
+		FROM updated u;
+
+		handed := handed OPERATOR(pg_catalog.||) taken;
+		EXIT WHEN n_candidates OPERATOR(pg_catalog.<) wanted
+			OR pg_catalog.cardinality(taken) OPERATOR(pg_catalog.=) n_candidates;
+		wanted := wanted OPERATOR(pg_catalog.-) pg_catalog.cardinality(taken);
+	END LOOP;
 
 	RETURN QUERY
-	WITH candidates AS (
-		SELECT e.id
-		FROM inbox.events e
-		CROSS JOIN LATERAL (
-			SELECT coalesce((SELECT s.max_attempts FROM inbox.sources s
-							 WHERE s.source OPERATOR(pg_catalog.=) e.source),
-							default_limit) AS max_attempts) l
-		WHERE e.state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'processing']::text[])
-		  AND e.available_at OPERATOR(pg_catalog.<=) pg_catalog.now()
-		  AND NOT (e.state OPERATOR(pg_catalog.=) 'processing'
-				   AND e.attempts OPERATOR(pg_catalog.>=) l.max_attempts)
-		  AND (claim.sources IS NULL
-			   OR e.source OPERATOR(pg_catalog.=) ANY (claim.sources))
-		ORDER BY e.available_at, e.id
-		LIMIT claim.max_events
-		FOR UPDATE OF e SKIP LOCKED
-	),
-	updated AS (
-		UPDATE inbox.events e
-		SET state = 'processing',
-			attempts = e.attempts OPERATOR(pg_catalog.+) 1,
-			locked_by = claim.consumer,
-			locked_until = pg_catalog.now() OPERATOR(pg_catalog.+) claim.lease,
-			available_at = pg_catalog.now() OPERATOR(pg_catalog.+) claim.lease,
-			processed_at = NULL,
-			errors = CASE WHEN e.state OPERATOR(pg_catalog.=) 'processing'
-						  THEN (SELECT CASE WHEN pg_catalog.jsonb_array_length(h.x) OPERATOR(pg_catalog.>) 10
-							THEN h.x OPERATOR(pg_catalog.-) 0 ELSE h.x END
-				 FROM (SELECT coalesce(e.errors, '[]'::jsonb) OPERATOR(pg_catalog.||)
-							  pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
-								  'attempt', e.attempts, 'failed_at', pg_catalog.now(),
-								  'consumer', e.locked_by, 'error', 'lease expired')) AS x) h)
-						  ELSE e.errors END
-		FROM candidates c
-		WHERE e.id OPERATOR(pg_catalog.=) c.id
-		RETURNING e.id, e.source, e.event_id, e.attempts, e.received_at,
-				  e.locked_until, e.headers, e.payload
-	)
-	SELECT u.id, u.source, u.event_id, u.attempts, u.received_at,
-		   u.locked_until, u.headers, u.payload
-	FROM updated u
-	ORDER BY u.id;
+	SELECT e.id, e.source, e.event_id, e.attempts, e.received_at,
+		   e.locked_until, e.headers, e.payload
+	FROM inbox.events e
+	WHERE e.id OPERATOR(pg_catalog.=) ANY (handed)
+	ORDER BY e.id;
 END;
 $$;
 COMMENT ON FUNCTION inbox.claim(text, integer, interval, text[]) IS
