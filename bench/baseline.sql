@@ -7,14 +7,19 @@
  *   bench.events           the table of the raw contender, INSERT ... ON
  *                          CONFLICT (source, event_id) DO NOTHING RETURNING id
  *   bench.events_plpgsql   the table of bench.ingest_plpgsql
+ *   bench.queue            the tables of the hand-written claim and
+ *   bench.queue2           complete (bench/queue-sql1.sql, queue-sql2.sql),
+ *                          loaded by tools/run-bench
  *   bench.ingest_plpgsql   the "usual" PL/pgSQL ingest: INSERT, and on
  *                          unique_violation a SELECT of the stored row
  *
- * Both tables have the shape of inbox.events: the same columns in the same
- * order, the same identity column, the same COLLATE "C" columns, the same
- * defaults, the same primary key, unique constraint and CHECK constraints,
- * and no other index.  The last statement of this file compares them with
- * inbox.events through the catalogs and fails if they drifted apart.
+ * All three tables have the shape of inbox.events (0.2.0): the same columns
+ * in the same order, the same identity column, the same COLLATE "C" columns,
+ * the same defaults, the same primary key, unique constraint and CHECK
+ * constraints, the same two partial indexes of the processing lifecycle
+ * (events_claimable, events_finished), and no other index.  The last
+ * statement of this file compares them with inbox.events through the
+ * catalogs and fails if they drifted apart.
  *
  * payload_digest: the baselines store a CONSTANT 32-byte value (32 zero
  * bytes, a bytea literal folded into the plan), not a digest computed in
@@ -65,11 +70,17 @@ CREATE INDEX events_claimable ON bench.events (available_at, id)
 CREATE INDEX events_finished ON bench.events (processed_at)
 	WHERE state OPERATOR(pg_catalog.=) ANY (ARRAY['done', 'dead']::text[]);
 
--- the same again, with its own identity sequence and its own indexes
-CREATE TABLE bench.events_plpgsql (LIKE bench.events INCLUDING ALL);
+-- the fillfactor of inbox.events (pg_inbox 0.2.0)
+ALTER TABLE bench.events SET (fillfactor = 80);
 
--- and once more, for the hand-written claim and complete (bench/queue-*.sql)
-CREATE TABLE bench.queue (LIKE bench.events INCLUDING ALL);
+-- the same again, with its own identity sequence and its own indexes
+-- (LIKE copies no storage parameters: set the fillfactor on each)
+CREATE TABLE bench.events_plpgsql (LIKE bench.events INCLUDING ALL) WITH (fillfactor = 80);
+
+-- and twice more, for the hand-written claim and complete
+-- (bench/queue-sql1.sql and bench/queue-sql2.sql)
+CREATE TABLE bench.queue (LIKE bench.events INCLUDING ALL) WITH (fillfactor = 80);
+CREATE TABLE bench.queue2 (LIKE bench.events INCLUDING ALL) WITH (fillfactor = 80);
 
 /*
  * The usual way to write an idempotent ingest in PL/pgSQL: try the INSERT,
@@ -117,15 +128,17 @@ $$;
 
 /*
  * Shape check: columns (name, order, type, typmod, collation, NOT NULL,
- * identity, default), constraints (kind and definition) and the number of
- * indexes of each bench table must equal those of inbox.events.
+ * identity, default), constraints (kind and definition) and indexes (their
+ * definitions without the names of index and table) of each bench table
+ * must equal those of inbox.events.
  */
 DO $$
 DECLARE
 	t regclass;
 	diff text;
 BEGIN
-	FOREACH t IN ARRAY ARRAY['bench.events'::regclass, 'bench.events_plpgsql'::regclass]
+	FOREACH t IN ARRAY ARRAY['bench.events'::regclass, 'bench.events_plpgsql'::regclass,
+							 'bench.queue'::regclass, 'bench.queue2'::regclass]
 	LOOP
 		WITH cols AS (
 			SELECT a.attrelid AS rel,
@@ -148,10 +161,11 @@ BEGIN
 			  FROM pg_catalog.pg_constraint con
 			 WHERE con.conrelid IN ('inbox.events'::regclass, t)
 			UNION ALL
-			SELECT i.indrelid, format('%s indexes', count(*))
+			SELECT i.indrelid,
+				   'index ' || regexp_replace(pg_catalog.pg_get_indexdef(i.indexrelid),
+											  '^CREATE (UNIQUE )?INDEX \S+ ON \S+ ', '\1')
 			  FROM pg_catalog.pg_index i
 			 WHERE i.indrelid IN ('inbox.events'::regclass, t)
-			 GROUP BY i.indrelid
 		),
 		ours AS (SELECT item FROM cols WHERE rel = 'inbox.events'::regclass),
 		theirs AS (SELECT item FROM cols WHERE rel = t)
