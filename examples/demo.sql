@@ -52,3 +52,16 @@ SELECT ord, status, id, detail FROM inbox.ingest_many('github',
 SELECT id, source, event_id, state, payload->>'type' AS type,
        coalesce(payload->>'action', '') AS action
 FROM inbox.events ORDER BY id;
+
+\echo
+\echo '6. A worker claims what is pending, completes one event and reports a failure'
+\echo '   for another; the failed one comes back later, with its error kept.'
+SELECT id, source, event_id, attempt FROM inbox.claim('worker-1', 2, '1 minute');
+SELECT inbox.complete(1, 'worker-1') AS completed;
+SELECT inbox.fail(2, 'worker-1', 'downstream returned 503') AS new_state;
+SELECT inbox.complete(1, 'worker-2') AS someone_else_completing;
+
+\echo
+\echo 'Per source: events by state, and the answers ingest gave since the start.'
+SELECT source, pending, processing, done, dead, inserted, duplicate, conflict, rejected
+FROM inbox.stats ORDER BY source NULLS LAST;
