@@ -27,6 +27,7 @@
 #include "access/table.h"
 #include "access/tableam.h"
 #include "access/xact.h"
+#include "access/xlog.h"
 #include "catalog/pg_type.h"
 #include "commands/sequence.h"
 #include "executor/spi.h"
@@ -386,7 +387,11 @@ probe_key(InboxIngest *st, text *event_id, const uint8 *digest,
 					 errdetail("Concurrent transactions inserted the same source and event id and rolled back %d times.",
 							   INBOX_MAX_KEY_ROUNDS),
 					 errhint("Retry the transaction.")));
-		if (spec_token != 0)
+		/*
+		 * A speculative insertion is waited for by its token; on a standby
+		 * nobody holds those, so wait for the whole transaction there.
+		 */
+		if (spec_token != 0 && !RecoveryInProgress())
 			SpeculativeInsertionWait(xwait, spec_token);
 		else
 			XactLockTableWait(xwait, st->events, &wait_tid, XLTW_InsertIndex);
