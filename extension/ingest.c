@@ -8,8 +8,11 @@
  * snapshot, as the executor's own unique check does: a row inserted by a
  * transaction still in progress is waited for, so that two sessions racing
  * on one key settle on exactly one row.  Only when the key is absent does it
- * draw an id and run a prepared INSERT ... ON CONFLICT DO NOTHING; the ON
- * CONFLICT clause covers the narrow window between the probe and the insert.
+ * draw an id and store the event: by speculative insertion (store.c) while
+ * inbox.events has the shape the extension gave it, else with a prepared
+ * INSERT ... ON CONFLICT DO NOTHING.  Either way a key that another
+ * transaction inserted between the probe and the insert sends us back to the
+ * probe instead of raising a unique violation.
  *
  * A duplicate or a conflict is answered from the index probe and a heap
  * fetch alone: no transaction id, no WAL, no dead tuple, no sequence value.
