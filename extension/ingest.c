@@ -251,6 +251,36 @@ ingest_end(InboxIngest *st)
 }
 
 /*
+ * Give up on a key that concurrent transactions keep inserting and rolling
+ * back: a serialization failure, which the caller retries.
+ */
+static void
+key_kept_changing(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+			 errmsg("could not store the event because its key kept changing"),
+			 errdetail("Concurrent transactions inserted the same source and event id and rolled back %d times.",
+					   INBOX_MAX_KEY_ROUNDS),
+			 errhint("Retry the transaction.")));
+}
+
+/*
+ * A jsonb payload argument, and its size as counted against the limit.  The
+ * size is measured before detoasting, and a value that is rejected anyway
+ * (over the limit, or for an unusable source) is not detoasted at all:
+ * ingest_one() looks no further than the size then.
+ */
+static Jsonb *
+payload_argument(InboxIngest *st, Datum d, Size *size)
+{
+	*size = toast_raw_datum_size(d) - VARHDRSZ;
+	if (st->source_problem == NULL && *size <= (Size) st->max_payload)
+		return DatumGetJsonbP(d);
+	return (Jsonb *) DatumGetPointer(d);
+}
+
+/*
  * Fill *res from the stored event in slot: its id and received_at, and the
  * verdict on the payload.
  */
@@ -384,12 +414,7 @@ probe_key(InboxIngest *st, text *event_id, const uint8 *digest,
 			break;
 
 		if (++rounds > INBOX_MAX_KEY_ROUNDS)
-			ereport(ERROR,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-					 errmsg("could not store the event because its key kept changing"),
-					 errdetail("Concurrent transactions inserted the same source and event id and rolled back %d times.",
-							   INBOX_MAX_KEY_ROUNDS),
-					 errhint("Retry the transaction.")));
+			key_kept_changing();
 		/*
 		 * A speculative insertion is waited for by its token; on a standby
 		 * nobody holds those, so wait for the whole transaction there.
@@ -632,12 +657,7 @@ ingest_one(InboxIngest *st, text *event_id, Jsonb *payload, Size payload_size,
 		if (outcome == INBOX_NOTHING)
 			empty_rounds++;
 		else if (++races > INBOX_MAX_KEY_ROUNDS)
-			ereport(ERROR,
-					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-					 errmsg("could not store the event because its key kept changing"),
-					 errdetail("Concurrent transactions inserted the same source and event id and rolled back %d times.",
-							   INBOX_MAX_KEY_ROUNDS),
-					 errhint("Retry the transaction.")));
+			key_kept_changing();
 	}
 }
 
@@ -720,14 +740,7 @@ ingest(PG_FUNCTION_ARGS)
 	ingest_begin(&st, source);
 
 	if (!PG_ARGISNULL(2))
-	{
-		/* measure before detoasting, so an oversized value is not expanded */
-		payload_size = toast_raw_datum_size(PG_GETARG_DATUM(2)) - VARHDRSZ;
-		if (st.source_problem == NULL && payload_size <= (Size) st.max_payload)
-			payload = PG_GETARG_JSONB_P(2);
-		else
-			payload = (Jsonb *) DatumGetPointer(PG_GETARG_DATUM(2));
-	}
+		payload = payload_argument(&st, PG_GETARG_DATUM(2), &payload_size);
 
 	ingest_one(&st, event_id, payload, payload_size, headers, &res);
 	PG_RETURN_DATUM(ingest_finish(fcinfo, &st, &res));
@@ -863,13 +876,7 @@ ingest_many(PG_FUNCTION_ARGS)
 		if (!id_nulls[i])
 			event_id = DatumGetTextPP(ids[i]);
 		if (!payload_nulls[i])
-		{
-			payload_size = toast_raw_datum_size(payloads[i]) - VARHDRSZ;
-			if (st.source_problem == NULL && payload_size <= (Size) st.max_payload)
-				payload = DatumGetJsonbP(payloads[i]);
-			else
-				payload = (Jsonb *) DatumGetPointer(payloads[i]);
-		}
+			payload = payload_argument(&st, payloads[i], &payload_size);
 
 		ingest_one(&st, event_id, payload, payload_size, NULL, &res);
 		InboxStatsCount(st.source, res.status);

@@ -138,6 +138,9 @@ SELECT status, detail FROM inbox.ingest('small', 's-4', jsonb_build_object('pad'
 SET pg_inbox.max_payload_bytes = '64kB';
 SELECT status, detail FROM inbox.ingest('big', 'g-1',
 	(SELECT jsonb_agg(md5(g::text)) FROM generate_series(1, 100000) g));
+-- the same for an element of a batch, beside one within the limit
+SELECT ord, status, detail FROM inbox.ingest_many('big', ARRAY['g-2', 'g-3'],
+	ARRAY[(SELECT jsonb_agg(md5(g::text)) FROM generate_series(1, 100000) g), '{}']);
 RESET pg_inbox.max_payload_bytes;
 -- settings out of range are refused
 \set VERBOSITY terse
