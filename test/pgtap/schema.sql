@@ -12,7 +12,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pg_inbox;
 
-SELECT plan(91);
+SELECT plan(92);
 
 -- ------------------------------------------------------------------
 -- schema and tables
@@ -213,8 +213,18 @@ SELECT is_empty(
 SELECT is_empty(
 	$$SELECT p.oid::pg_catalog.regprocedure::text FROM pg_catalog.pg_proc p
 	   WHERE p.pronamespace = pg_catalog.to_regnamespace('inbox')
-	     AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)$$,
-	'every function in schema inbox has SET search_path = pg_catalog, pg_temp');
+	     AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)
+	     AND p.oid <> 'inbox.attempt(text)'::pg_catalog.regprocedure$$,
+	'every function in schema inbox but inbox.attempt has SET search_path = pg_catalog, pg_temp');
+
+-- the one exception: the statement guard runs the caller's own SQL, which
+-- must resolve names with the caller's search_path; it is SECURITY INVOKER
+-- (checked above) and resolves no name of its own
+SELECT is(
+	(SELECT p.proconfig FROM pg_catalog.pg_proc p
+	  WHERE p.oid = 'inbox.attempt(text)'::pg_catalog.regprocedure),
+	NULL::text[],
+	'inbox.attempt leaves search_path to the caller, with no other setting');
 
 SELECT is_empty(
 	$$SELECT p.oid::pg_catalog.regprocedure::text FROM pg_catalog.pg_proc p

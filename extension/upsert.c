@@ -1,0 +1,1079 @@
+/*-------------------------------------------------------------------------
+ *
+ * upsert.c
+ *	  inbox.upsert and inbox.upsert_many: insert a row into any table, or
+ *	  update the row that already has its key, without ever raising a unique
+ *	  violation on that key.
+ *
+ * A call is a short loop of prepared statements, run through SPI so that the
+ * executor applies the caller's privileges, row-level security, triggers and
+ * constraints exactly as it would to hand-written SQL:
+ *
+ *	probe	SELECT the row with the key (no lock).  Found, and every non-key
+ *			column of the data already holds the given value: "unchanged",
+ *			and nothing at all is written.
+ *	update	Found and different: UPDATE the non-key columns of the data.  No
+ *			row updated (deleted meanwhile, or hidden from UPDATE by a
+ *			policy): probe again.
+ *	insert	Not found: INSERT ... ON CONFLICT (key) DO NOTHING.  No row
+ *			inserted (another transaction committed the key meanwhile, or a
+ *			policy hides it from SELECT): probe again.
+ *
+ * Values are compared as stored images (datum_image_eq), so "unchanged"
+ * means that an UPDATE would have written the same bytes.  Under READ
+ * COMMITTED each statement takes a new snapshot, so the loop settles within
+ * a round or two; under REPEATABLE READ and SERIALIZABLE a key committed or
+ * changed after the snapshot raises 40001 from the executor, as hand-written
+ * SQL would.  When the rounds run out, the hand-written statement itself
+ * (INSERT ... ON CONFLICT DO UPDATE) decides: it settles a key that keeps
+ * changing in one step, and for a row that a policy hides it raises
+ * PostgreSQL's own row-level security error.
+ *
+ * When a failed INSERT can have no side effect (no BEFORE INSERT trigger, no
+ * row-level security, no CHECK constraint, and every column left out of the
+ * data nullable or with a stable default), a call whose previous call on the
+ * same plan inserted tries the INSERT first, saving the probe on a load of
+ * new keys.  The answer is the same either way.
+ *
+ * The statements are prepared once per backend for each table, conflict
+ * target and set of columns, and forgotten when the table's relcache entry
+ * is invalidated (ALTER TABLE, CREATE INDEX, GRANT ...).  No subtransaction
+ * is started and no error is caught.
+ *
+ *-------------------------------------------------------------------------
+ */
+#include "postgres.h"
+
+#include "access/htup_details.h"
+#include "access/relation.h"
+#include "access/stratnum.h"
+#include "catalog/namespace.h"
+#include "catalog/objectaddress.h"
+#include "catalog/pg_am.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_index.h"
+#include "catalog/pg_operator.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "miscadmin.h"
+#include "nodes/makefuncs.h"
+#include "optimizer/optimizer.h"
+#include "rewrite/rewriteHandler.h"
+#include "utils/acl.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/datum.h"
+#include "utils/fmgroids.h"
+#include "utils/hsearch.h"
+#include "utils/inval.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/ruleutils.h"
+#include "utils/syscache.h"
+
+#include "pg_inbox.h"
+
+PG_FUNCTION_INFO_V1(upsert);
+PG_FUNCTION_INFO_V1(upsert_many);
+
+/* probe/write rounds before the hand-written statement decides */
+#define UPSERT_MAX_ROUNDS	3
+
+/* prepared plan sets kept per backend; past this the cache starts afresh */
+#define UPSERT_MAX_PLANS	256
+
+/* a bit for each possible attnum, 1 .. MaxHeapAttributeNumber */
+#define UPSERT_SET_BYTES	(MaxHeapAttributeNumber / 8 + 1)
+
+typedef enum UpsertAction
+{
+	UPSERT_INSERTED,
+	UPSERT_UPDATED,
+	UPSERT_UNCHANGED
+} UpsertAction;
+
+static const char *const upsert_action_names[] = {
+	"inserted", "updated", "unchanged"
+};
+
+typedef struct UpsertKey
+{
+	Oid			relid;
+	uint8		target[UPSERT_SET_BYTES];	/* conflict columns named by the
+											 * caller; none: the default */
+	uint8		cols[UPSERT_SET_BYTES]; /* columns present in the data */
+} UpsertKey;
+
+/*
+ * The prepared statements and what is known of the columns, for one table,
+ * conflict target and column set.  Everything hangs off cxt.
+ */
+typedef struct UpsertPlan
+{
+	UpsertKey	key;			/* hash key, must be first */
+	bool		valid;			/* false once the table was invalidated */
+	MemoryContext cxt;
+	int			ncols;			/* columns of the data, in attnum order */
+	AttrNumber *attnums;
+	bool	   *is_key;			/* is attnums[i] a conflict column? */
+	int			nnonkey;
+	bool		insert_first_ok;	/* can a failed INSERT have no effect? */
+	bool		last_inserted;	/* did the previous call insert? */
+	SPIPlanPtr	probe;			/* to_jsonb(row), then the non-key columns */
+	SPIPlanPtr	insert;			/* ... ON CONFLICT DO NOTHING RETURNING */
+	SPIPlanPtr	update;			/* NULL when nnonkey = 0 */
+	SPIPlanPtr	decide;			/* ... ON CONFLICT DO UPDATE; NULL likewise */
+	FmgrInfo	populate;		/* jsonb_populate_record for the row type */
+} UpsertPlan;
+
+static HTAB *upsert_plans = NULL;
+static bool upsert_plans_stale = false;
+
+/* what one call (or one batch) works with */
+typedef struct UpsertCall
+{
+	Relation	rel;
+	UpsertKey	key;			/* relid and target filled in; cols per row */
+	int			ntarget;
+	MemoryContext row_cxt;		/* where results go; SPI leaves us elsewhere */
+} UpsertCall;
+
+static void
+upsert_relcache_callback(Datum arg, Oid relid)
+{
+	HASH_SEQ_STATUS seq;
+	UpsertPlan *plan;
+
+	if (upsert_plans == NULL)
+		return;
+	hash_seq_init(&seq, upsert_plans);
+	while ((plan = hash_seq_search(&seq)) != NULL)
+	{
+		if (relid == InvalidOid || plan->key.relid == relid)
+		{
+			plan->valid = false;
+			upsert_plans_stale = true;
+		}
+	}
+}
+
+static void
+free_plan(UpsertPlan *plan)
+{
+	SPIPlanPtr	plans[] = {plan->probe, plan->insert, plan->update, plan->decide};
+
+	for (int i = 0; i < lengthof(plans); i++)
+		if (plans[i] != NULL)
+			SPI_freeplan(plans[i]);
+	if (plan->cxt != NULL)
+		MemoryContextDelete(plan->cxt);
+	hash_search(upsert_plans, &plan->key, HASH_REMOVE, NULL);
+}
+
+/*
+ * Drop the plans of invalidated tables (or all of them, when the cache is
+ * full).  Not done in the callback itself, which must not free plans that a
+ * running call may hold.
+ */
+static void
+sweep_plans(bool all)
+{
+	HASH_SEQ_STATUS seq;
+	UpsertPlan *plan;
+
+	hash_seq_init(&seq, upsert_plans);
+	while ((plan = hash_seq_search(&seq)) != NULL)
+		if (all || !plan->valid)
+			free_plan(plan);
+	upsert_plans_stale = false;
+}
+
+static void
+set_add(uint8 *set, AttrNumber attnum)
+{
+	set[attnum / 8] |= (uint8) (1 << (attnum % 8));
+}
+
+static bool
+set_has(const uint8 *set, AttrNumber attnum)
+{
+	return (set[attnum / 8] & (1 << (attnum % 8))) != 0;
+}
+
+/*
+ * The attnum of a user column of rel called name (not NUL-terminated), or
+ * raise 42703 as INSERT does.
+ */
+static AttrNumber
+column_by_name(Relation rel, const char *name, int len)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	if (len < NAMEDATALEN)
+	{
+		for (int i = 0; i < desc->natts; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, i);
+
+			if (!att->attisdropped &&
+				strncmp(NameStr(att->attname), name, len) == 0 &&
+				NameStr(att->attname)[len] == '\0')
+				return att->attnum;
+		}
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_UNDEFINED_COLUMN),
+			 errmsg("column \"%.*s\" of relation \"%s\" does not exist",
+					len, name, RelationGetRelationName(rel))));
+	return InvalidAttrNumber;	/* keep the compiler quiet */
+}
+
+/*
+ * The set of columns that a data object names.
+ */
+static void
+data_columns(Relation rel, Jsonb *data, uint8 *cols)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	memset(cols, 0, UPSERT_SET_BYTES);
+	it = JsonbIteratorInit(&data->root);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok == WJB_KEY)
+			set_add(cols, column_by_name(rel, v.val.string.val, v.val.string.len));
+	}
+}
+
+/*
+ * The conflict columns a caller named, as a set; returns how many.
+ */
+static int
+target_columns(Relation rel, ArrayType *arr, uint8 *target)
+{
+	Datum	   *elems;
+	bool	   *nulls;
+	int			n;
+
+	memset(target, 0, UPSERT_SET_BYTES);
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("conflict_columns must be a one-dimensional array")));
+	deconstruct_array(arr, TEXTOID, -1, false, TYPALIGN_INT, &elems, &nulls, &n);
+	if (n == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("conflict_columns must name at least one column"),
+				 errhint("Pass NULL to use the primary key.")));
+	for (int i = 0; i < n; i++)
+	{
+		text	   *name;
+		AttrNumber	attnum;
+
+		if (nulls[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("conflict_columns must not contain NULL")));
+		name = DatumGetTextPP(elems[i]);
+		attnum = column_by_name(rel, VARDATA_ANY(name), VARSIZE_ANY_EXHDR(name));
+		if (set_has(target, attnum))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("conflict column \"%s\" is named more than once",
+							get_attname(RelationGetRelid(rel), attnum, false))));
+		set_add(target, attnum);
+	}
+	return n;
+}
+
+/* "name (col, col)" of an index, for messages */
+static char *
+describe_index(Relation rel, Form_pg_index idx)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfo(&buf, "%s (", get_rel_name(idx->indexrelid));
+	for (int i = 0; i < idx->indnkeyatts; i++)
+	{
+		AttrNumber	attnum = idx->indkey.values[i];
+
+		appendStringInfo(&buf, "%s%s", i > 0 ? ", " : "",
+						 attnum == 0 ? "expression" :
+						 get_attname(RelationGetRelid(rel), attnum, false));
+	}
+	appendStringInfoChar(&buf, ')');
+	return buf.data;
+}
+
+static Oid
+relation_am(Oid relid)
+{
+	HeapTuple	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	Oid			am;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	am = ((Form_pg_class) GETSTRUCT(tup))->relam;
+	ReleaseSysCache(tup);
+	return am;
+}
+
+/* "OPERATOR(schema.name)" for an operator */
+static char *
+qualified_operator(Oid opno)
+{
+	HeapTuple	tup = SearchSysCache1(OPEROID, ObjectIdGetDatum(opno));
+	Form_pg_operator op;
+	char	   *result;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for operator %u", opno);
+	op = (Form_pg_operator) GETSTRUCT(tup);
+	result = psprintf("OPERATOR(%s.%s)",
+					  quote_identifier(get_namespace_name(op->oprnamespace)),
+					  NameStr(op->oprname));
+	ReleaseSysCache(tup);
+	return result;
+}
+
+/*
+ * Can this unique index be a conflict target?  ON CONFLICT cannot use a
+ * deferrable one; partial and expression indexes are not supported.
+ */
+static bool
+index_is_target(HeapTuple tup, Form_pg_index idx)
+{
+	return idx->indisunique && idx->indisvalid && idx->indislive &&
+		idx->indimmediate &&
+		relation_am(idx->indexrelid) == BTREE_AM_OID &&
+		heap_attisnull(tup, Anum_pg_index_indexprs, NULL) &&
+		heap_attisnull(tup, Anum_pg_index_indpred, NULL);
+}
+
+static bool
+index_has_columns(Form_pg_index idx, const uint8 *target, int ntarget)
+{
+	if (idx->indnkeyatts != ntarget)
+		return false;
+	for (int i = 0; i < idx->indnkeyatts; i++)
+		if (idx->indkey.values[i] == 0 || !set_has(target, idx->indkey.values[i]))
+			return false;
+	return true;
+}
+
+/*
+ * The unique index that is the conflict target: the one whose key columns
+ * are the target set, or by default the primary key, else the only unique
+ * index.  The caller must ReleaseSysCache() the returned pg_index tuple.
+ */
+static HeapTuple
+conflict_index(UpsertCall *call)
+{
+	Relation	rel = call->rel;
+	List	   *indexes = RelationGetIndexList(rel);
+	ListCell   *lc;
+	HeapTuple	chosen = NULL;
+	List	   *candidates = NIL;
+	char	   *unsupported = NULL;
+
+	foreach(lc, indexes)
+	{
+		HeapTuple	tup = SearchSysCache1(INDEXRELID, ObjectIdGetDatum(lfirst_oid(lc)));
+		Form_pg_index idx;
+		bool		keep = false;
+
+		if (!HeapTupleIsValid(tup))
+			elog(ERROR, "cache lookup failed for index %u", lfirst_oid(lc));
+		idx = (Form_pg_index) GETSTRUCT(tup);
+
+		if (call->ntarget > 0)
+		{
+			if (idx->indisunique && index_has_columns(idx, call->key.target, call->ntarget))
+			{
+				if (!index_is_target(tup, idx))
+					unsupported = describe_index(rel, idx);
+				else if (chosen == NULL)
+					keep = true;
+			}
+		}
+		else if (idx->indisunique && index_is_target(tup, idx))
+		{
+			if (idx->indisprimary)
+			{
+				if (chosen != NULL)
+					ReleaseSysCache(chosen);
+				chosen = tup;
+				candidates = NIL;
+				break;
+			}
+			candidates = lappend(candidates, describe_index(rel, idx));
+			if (chosen == NULL)
+				keep = true;
+		}
+		if (keep)
+			chosen = tup;
+		else
+			ReleaseSysCache(tup);
+	}
+	list_free(indexes);
+
+	if (call->ntarget == 0 && list_length(candidates) > 1)
+	{
+		StringInfoData buf;
+
+		initStringInfo(&buf);
+		foreach(lc, candidates)
+			appendStringInfo(&buf, "%s%s", foreach_current_index(lc) > 0 ? ", " : "",
+							 (char *) lfirst(lc));
+		ReleaseSysCache(chosen);
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
+				 errmsg("table \"%s\" has no primary key and more than one unique index",
+						RelationGetRelationName(rel)),
+				 errdetail("Candidates: %s.", buf.data),
+				 errhint("Name the columns of one of them in conflict_columns.")));
+	}
+	if (chosen == NULL && unsupported != NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("unique index %s cannot be a conflict target", unsupported),
+				 errdetail("Partial, expression, deferrable and not yet valid unique indexes are not supported.")));
+	if (chosen == NULL && call->ntarget > 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
+				 errmsg("table \"%s\" has no unique index on exactly the conflict columns",
+						RelationGetRelationName(rel))));
+	if (chosen == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_COLUMN_REFERENCE),
+				 errmsg("table \"%s\" has no primary key or unique index to upsert on",
+						RelationGetRelationName(rel)),
+				 errhint("Add a primary key or a unique constraint, or name the conflict columns.")));
+	return chosen;
+}
+
+/*
+ * Can an INSERT of this column set that meets an existing key have no effect
+ * at all?  It fires BEFORE INSERT triggers, evaluates the defaults of the
+ * columns left out (a sequence advances and writes WAL) and checks
+ * constraints and policies before it looks for a conflict.
+ */
+static bool
+insert_is_silent(Relation rel, const uint8 *cols)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	if (rel->rd_rel->relrowsecurity)
+		return false;
+	if (rel->trigdesc != NULL && rel->trigdesc->trig_insert_before_row)
+		return false;
+	if (desc->constr != NULL && desc->constr->num_check > 0)
+		return false;
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Node	   *def;
+
+		if (att->attisdropped || set_has(cols, att->attnum))
+			continue;
+		if (att->attgenerated)
+			continue;
+		if (att->attidentity)
+			return false;		/* draws from a sequence */
+		def = build_column_default(rel, att->attnum);
+		if (def == NULL)
+		{
+			if (att->attnotnull)
+				return false;
+		}
+		else if (contain_volatile_functions(def) ||
+				 (att->attnotnull && IsA(def, Const) && ((Const *) def)->constisnull))
+			return false;
+	}
+	return true;
+}
+
+static SPIPlanPtr
+prepare(const char *sql, int nargs, Oid *argtypes)
+{
+	SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+	if (plan == NULL)
+		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
+			 sql, SPI_result_code_string(SPI_result));
+	if (SPI_keepplan(plan) != 0)
+		elog(ERROR, "SPI_keepplan failed");
+	return plan;
+}
+
+/*
+ * Build and prepare the statements for call->key.  SPI must be connected.
+ */
+static void
+build_plan(UpsertCall *call, UpsertPlan *plan)
+{
+	Relation	rel = call->rel;
+	TupleDesc	desc = RelationGetDescr(rel);
+	HeapTuple	idxtup = conflict_index(call);
+	Form_pg_index idx = (Form_pg_index) GETSTRUCT(idxtup);
+	oidvector  *indclass;
+	oidvector  *indcollation;
+	Datum		d;
+	bool		isnull;
+	char	   *table;
+	const char *only;
+	StringInfoData cols,
+				params,
+				where,
+				sets,
+				excluded,
+				keys,
+				probe_cols,
+				sql;
+	Oid		   *types;
+	MemoryContext old;
+	FuncExpr   *expr;
+	int			n = 0;
+
+	d = SysCacheGetAttr(INDEXRELID, idxtup, Anum_pg_index_indclass, &isnull);
+	Assert(!isnull);
+	indclass = (oidvector *) DatumGetPointer(d);
+	d = SysCacheGetAttr(INDEXRELID, idxtup, Anum_pg_index_indcollation, &isnull);
+	Assert(!isnull);
+	indcollation = (oidvector *) DatumGetPointer(d);
+
+	/* every conflict column must have a value */
+	for (int i = 0; i < idx->indnkeyatts; i++)
+		if (!set_has(call->key.cols, idx->indkey.values[i]))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("data has no value for conflict column \"%s\"",
+							get_attname(RelationGetRelid(rel), idx->indkey.values[i], false)),
+					 errhint("An upsert finds its row by the columns of %s.",
+							 describe_index(rel, idx))));
+
+	plan->cxt = AllocSetContextCreate(CacheMemoryContext, "pg_inbox upsert plan",
+									  ALLOCSET_SMALL_SIZES);
+	MemoryContextSetIdentifier(plan->cxt, RelationGetRelationName(rel));
+	old = MemoryContextSwitchTo(plan->cxt);
+	plan->attnums = palloc(sizeof(AttrNumber) * desc->natts);
+	plan->is_key = palloc(sizeof(bool) * desc->natts);
+	MemoryContextSwitchTo(old);
+	types = palloc(sizeof(Oid) * desc->natts);
+
+	table = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
+									   RelationGetRelationName(rel));
+	only = rel->rd_rel->relkind == RELKIND_PARTITIONED_TABLE ? "" : "ONLY ";
+
+	initStringInfo(&cols);
+	initStringInfo(&params);
+	initStringInfo(&where);
+	initStringInfo(&sets);
+	initStringInfo(&excluded);
+	initStringInfo(&keys);
+	initStringInfo(&probe_cols);
+	initStringInfo(&sql);
+
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		const char *name;
+		int			k;
+		int			pos = -1;
+
+		if (att->attisdropped || !set_has(call->key.cols, att->attnum))
+			continue;
+		name = quote_identifier(NameStr(att->attname));
+		for (k = 0; k < idx->indnkeyatts; k++)
+			if (idx->indkey.values[k] == att->attnum)
+				pos = k;
+
+		plan->attnums[n] = att->attnum;
+		plan->is_key[n] = pos >= 0;
+		types[n] = att->atttypid;
+		n++;
+
+		appendStringInfo(&cols, "%s%s", n > 1 ? ", " : "", name);
+		appendStringInfo(&params, "%s$%d", n > 1 ? ", " : "", n);
+		if (pos >= 0)
+		{
+			Oid			opfamily = get_opclass_family(indclass->values[pos]);
+			Oid			opcintype = get_opclass_input_type(indclass->values[pos]);
+			Oid			eqop = get_opfamily_member(opfamily, opcintype, opcintype,
+												   BTEqualStrategyNumber);
+			Oid			collation = indcollation->values[pos];
+
+			if (!OidIsValid(eqop))
+				elog(ERROR, "missing equality operator for index column %d of %u",
+					 pos + 1, idx->indexrelid);
+			appendStringInfo(&where, "%sx.%s %s $%d",
+							 where.len > 0 ? " AND " : "", name,
+							 qualified_operator(eqop), n);
+			if (OidIsValid(collation) && collation != att->attcollation)
+				appendStringInfo(&where, " COLLATE %s", generate_collation_name(collation));
+		}
+		else
+		{
+			plan->nnonkey++;
+			appendStringInfo(&sets, "%s%s = $%d", sets.len > 0 ? ", " : "", name, n);
+			appendStringInfo(&excluded, "%s%s = EXCLUDED.%s",
+							 excluded.len > 0 ? ", " : "", name, name);
+			appendStringInfo(&probe_cols, ", x.%s", name);
+		}
+	}
+	plan->ncols = n;
+	for (int k = 0; k < idx->indnkeyatts; k++)
+		appendStringInfo(&keys, "%s%s", k > 0 ? ", " : "",
+						 quote_identifier(get_attname(RelationGetRelid(rel),
+													  idx->indkey.values[k], false)));
+
+	appendStringInfo(&sql, "SELECT pg_catalog.to_jsonb(x)%s FROM %s%s AS x WHERE %s",
+					 probe_cols.data, only, table, where.data);
+	plan->probe = prepare(sql.data, n, types);
+
+	resetStringInfo(&sql);
+	appendStringInfo(&sql, "INSERT INTO %s AS x (%s) VALUES (%s) ON CONFLICT (%s) DO NOTHING"
+					 " RETURNING pg_catalog.to_jsonb(x)",
+					 table, cols.data, params.data, keys.data);
+	plan->insert = prepare(sql.data, n, types);
+
+	if (plan->nnonkey > 0)
+	{
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "UPDATE %s%s AS x SET %s WHERE %s RETURNING pg_catalog.to_jsonb(x)",
+						 only, table, sets.data, where.data);
+		plan->update = prepare(sql.data, n, types);
+
+		/*
+		 * The new version of a row that ON CONFLICT DO UPDATE locked and
+		 * updated carries our lock in xmax; a row it inserted has none.
+		 */
+		resetStringInfo(&sql);
+		appendStringInfo(&sql, "INSERT INTO %s AS x (%s) VALUES (%s) ON CONFLICT (%s)"
+						 " DO UPDATE SET %s RETURNING pg_catalog.to_jsonb(x),"
+						 " x.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid",
+						 table, cols.data, params.data, keys.data, excluded.data);
+		plan->decide = prepare(sql.data, n, types);
+	}
+
+	plan->insert_first_ok = insert_is_silent(rel, call->key.cols);
+
+	/* jsonb_populate_record(NULL::table, data), with its argument types */
+	old = MemoryContextSwitchTo(plan->cxt);
+	expr = makeFuncExpr(F_JSONB_POPULATE_RECORD, rel->rd_rel->reltype,
+						list_make2(makeNullConst(rel->rd_rel->reltype, -1, InvalidOid),
+								   makeNullConst(JSONBOID, -1, InvalidOid)),
+						InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	fmgr_info_cxt(F_JSONB_POPULATE_RECORD, &plan->populate, plan->cxt);
+	fmgr_info_set_expr((Node *) expr, &plan->populate);
+	MemoryContextSwitchTo(old);
+
+	ReleaseSysCache(idxtup);
+	plan->valid = true;
+}
+
+/*
+ * The plan for call->key, prepared if need be.
+ */
+static UpsertPlan *
+get_plan(UpsertCall *call)
+{
+	UpsertPlan *plan;
+	bool		found;
+
+	if (upsert_plans == NULL)
+	{
+		HASHCTL		ctl;
+
+		ctl.keysize = sizeof(UpsertKey);
+		ctl.entrysize = sizeof(UpsertPlan);
+		upsert_plans = hash_create("pg_inbox upsert plans", 16, &ctl,
+								   HASH_ELEM | HASH_BLOBS);
+		CacheRegisterRelcacheCallback(upsert_relcache_callback, (Datum) 0);
+	}
+	else if (upsert_plans_stale)
+		sweep_plans(false);
+
+	plan = hash_search(upsert_plans, &call->key, HASH_FIND, NULL);
+	if (plan != NULL)
+		return plan;
+
+	if (hash_get_num_entries(upsert_plans) >= UPSERT_MAX_PLANS)
+		sweep_plans(true);
+
+	plan = hash_search(upsert_plans, &call->key, HASH_ENTER, &found);
+	memset((char *) plan + sizeof(UpsertKey), 0, sizeof(UpsertPlan) - sizeof(UpsertKey));
+	PG_TRY();
+	{
+		build_plan(call, plan);
+	}
+	PG_CATCH();
+	{
+		/* leave no half-built entry behind; the error goes on */
+		free_plan(plan);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	return plan;
+}
+
+/*
+ * The caller must be able to do everything a hand-written INSERT ... ON
+ * CONFLICT DO UPDATE ... RETURNING * with these columns needs, whether or not
+ * the key exists: SELECT on every column, INSERT on the columns given and
+ * UPDATE on the non-key ones among them.
+ */
+static void
+check_privileges(Relation rel, const UpsertPlan *plan)
+{
+	Oid			relid = RelationGetRelid(rel);
+	Oid			userid = GetUserId();
+	AclMode		need = ACL_SELECT | ACL_INSERT | (plan->nnonkey > 0 ? ACL_UPDATE : 0);
+	AclMode		have = pg_class_aclmask(relid, userid, need, ACLMASK_ALL);
+	bool		ok = true;
+
+	if (have == need)
+		return;
+	if (!(have & ACL_SELECT) &&
+		pg_attribute_aclcheck_all(relid, userid, ACL_SELECT, ACLMASK_ALL) != ACLCHECK_OK)
+		ok = false;
+	for (int i = 0; ok && i < plan->ncols; i++)
+	{
+		if (!(have & ACL_INSERT) &&
+			pg_attribute_aclcheck(relid, plan->attnums[i], userid, ACL_INSERT) != ACLCHECK_OK)
+			ok = false;
+		if (!plan->is_key[i] && !(have & ACL_UPDATE) &&
+			pg_attribute_aclcheck(relid, plan->attnums[i], userid, ACL_UPDATE) != ACLCHECK_OK)
+			ok = false;
+	}
+	if (!ok)
+		aclcheck_error(ACLCHECK_NO_PRIV, get_relkind_objtype(rel->rd_rel->relkind),
+					   RelationGetRelationName(rel));
+}
+
+/* run a prepared statement and come back to the row context */
+static uint64
+run(UpsertCall *call, SPIPlanPtr plan, Datum *values, const char *nulls, int expect)
+{
+	int			rc = SPI_execute_plan(plan, values, nulls, false, 0);
+
+	MemoryContextSwitchTo(call->row_cxt);
+	if (rc != expect)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	return SPI_processed;
+}
+
+/* column col (1-based) of the first row SPI returned, copied to row_cxt */
+static Datum
+returned(int col, bool *isnull)
+{
+	Datum		d = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col, isnull);
+
+	if (*isnull)
+		return (Datum) 0;
+	return datumCopy(d, TupleDescAttr(SPI_tuptable->tupdesc, col - 1)->attbyval,
+					 TupleDescAttr(SPI_tuptable->tupdesc, col - 1)->attlen);
+}
+
+static Datum
+returned_row(void)
+{
+	bool		isnull;
+	Datum		row = returned(1, &isnull);
+
+	Assert(!isnull);
+	return row;
+}
+
+/*
+ * Do the stored non-key columns that the probe returned hold exactly the new
+ * values?
+ */
+static bool
+probe_unchanged(Relation rel, const UpsertPlan *plan, Datum *values, const char *nulls)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	int			col = 2;
+
+	for (int i = 0; i < plan->ncols; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, plan->attnums[i] - 1);
+		bool		isnull;
+		Datum		stored;
+
+		if (plan->is_key[i])
+			continue;
+		stored = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col++, &isnull);
+		if (isnull != (nulls[i] == 'n'))
+			return false;
+		if (!isnull &&
+			!datum_image_eq(stored, values[i], att->attbyval, att->attlen))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The values of the data's columns, converted by jsonb_populate_record.
+ */
+static void
+convert_data(UpsertCall *call, UpsertPlan *plan, Jsonb *data, Datum *values, char *nulls)
+{
+	LOCAL_FCINFO(fcinfo, 2);
+	TupleDesc	desc = RelationGetDescr(call->rel);
+	HeapTupleHeader td;
+	HeapTupleData tuple;
+	Datum	   *all = palloc(sizeof(Datum) * desc->natts);
+	bool	   *allnull = palloc(sizeof(bool) * desc->natts);
+	Datum		result;
+
+	InitFunctionCallInfoData(*fcinfo, &plan->populate, 2, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = (Datum) 0;
+	fcinfo->args[0].isnull = true;
+	fcinfo->args[1].value = JsonbPGetDatum(data);
+	fcinfo->args[1].isnull = false;
+	result = FunctionCallInvoke(fcinfo);
+	if (fcinfo->isnull)
+		elog(ERROR, "jsonb_populate_record returned NULL");
+
+	td = DatumGetHeapTupleHeader(result);
+	tuple.t_len = HeapTupleHeaderGetDatumLength(td);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = td;
+	heap_deform_tuple(&tuple, desc, all, allnull);
+
+	for (int i = 0; i < plan->ncols; i++)
+	{
+		AttrNumber	attnum = plan->attnums[i];
+
+		values[i] = all[attnum - 1];
+		nulls[i] = allnull[attnum - 1] ? 'n' : ' ';
+		if (plan->is_key[i] && allnull[attnum - 1])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("conflict column \"%s\" must not be null",
+							NameStr(TupleDescAttr(desc, attnum - 1)->attname))));
+	}
+}
+
+/*
+ * Upsert one data object.  Returns the action and sets *row to the stored
+ * row as jsonb, allocated in call->row_cxt.
+ */
+static UpsertAction
+upsert_row(UpsertCall *call, Jsonb *data, Datum *row)
+{
+	UpsertPlan *plan;
+	Datum	   *values;
+	char	   *nulls;
+	bool		try_insert;
+	UpsertAction action;
+
+	if (!JB_ROOT_IS_OBJECT(data))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("upsert data must be a JSON object, not %s",
+						InboxJsonTypeName(data))));
+
+	data_columns(call->rel, data, call->key.cols);
+	plan = get_plan(call);
+	check_privileges(call->rel, plan);
+
+	values = palloc(sizeof(Datum) * plan->ncols);
+	nulls = palloc(sizeof(char) * plan->ncols);
+	convert_data(call, plan, data, values, nulls);
+
+	try_insert = plan->insert_first_ok && plan->last_inserted;
+	for (int round = 0;; round++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (round == UPSERT_MAX_ROUNDS)
+		{
+			bool		isnull;
+
+			if (plan->decide == NULL)
+				ereport(ERROR,
+						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+						 errmsg("new row violates row-level security policy (USING expression) for table \"%s\"",
+								RelationGetRelationName(call->rel))));
+			if (run(call, plan->decide, values, nulls, SPI_OK_INSERT_RETURNING) != 1)
+				elog(ERROR, "INSERT ... ON CONFLICT DO UPDATE returned no row");
+			*row = returned_row();
+			action = DatumGetBool(returned(2, &isnull)) ? UPSERT_INSERTED : UPSERT_UPDATED;
+			break;
+		}
+		if (!try_insert)
+		{
+			if (run(call, plan->probe, values, nulls, SPI_OK_SELECT) > 0)
+			{
+				if (probe_unchanged(call->rel, plan, values, nulls))
+				{
+					*row = returned_row();
+					action = UPSERT_UNCHANGED;
+					break;
+				}
+				SPI_freetuptable(SPI_tuptable);
+				if (run(call, plan->update, values, nulls, SPI_OK_UPDATE_RETURNING) > 0)
+				{
+					*row = returned_row();
+					action = UPSERT_UPDATED;
+					break;
+				}
+				SPI_freetuptable(SPI_tuptable);
+				continue;		/* gone meanwhile, or hidden from UPDATE */
+			}
+			SPI_freetuptable(SPI_tuptable);
+		}
+		try_insert = false;
+		if (run(call, plan->insert, values, nulls, SPI_OK_INSERT_RETURNING) > 0)
+		{
+			*row = returned_row();
+			action = UPSERT_INSERTED;
+			break;
+		}
+		SPI_freetuptable(SPI_tuptable);
+	}
+	SPI_freetuptable(SPI_tuptable);
+	plan->last_inserted = action == UPSERT_INSERTED;
+	return action;
+}
+
+/*
+ * Open the target and read the conflict columns; connect to SPI.
+ */
+static void
+upsert_begin(UpsertCall *call, FunctionCallInfo fcinfo, const char *data_name)
+{
+	Oid			relid;
+	char		relkind;
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("target must not be NULL")));
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", data_name)));
+
+	relid = PG_GETARG_OID(0);
+	memset(call, 0, sizeof(UpsertCall));
+	call->rel = try_relation_open(relid, RowExclusiveLock);
+	if (call->rel == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_UNDEFINED_TABLE),
+				 errmsg("relation with OID %u does not exist", relid)));
+	relkind = call->rel->rd_rel->relkind;
+	if (relkind != RELKIND_RELATION && relkind != RELKIND_PARTITIONED_TABLE)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("\"%s\" is not a table", RelationGetRelationName(call->rel)),
+				 errdetail("inbox.upsert writes to tables and partitioned tables only.")));
+
+	call->key.relid = relid;
+	if (!PG_ARGISNULL(2))
+		call->ntarget = target_columns(call->rel, PG_GETARG_ARRAYTYPE_P(2), call->key.target);
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+}
+
+static void
+upsert_end(UpsertCall *call)
+{
+	if (SPI_finish() != SPI_OK_FINISH)
+		elog(ERROR, "SPI_finish failed");
+	relation_close(call->rel, NoLock);
+}
+
+/*
+ * inbox.upsert(target regclass, data jsonb, conflict_columns text[])
+ */
+Datum
+upsert(PG_FUNCTION_ARGS)
+{
+	UpsertCall	call;
+	TupleDesc	tupdesc;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+	Datum		row;
+	UpsertAction action;
+	MemoryContext caller = CurrentMemoryContext;
+
+	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	tupdesc = BlessTupleDesc(tupdesc);
+
+	upsert_begin(&call, fcinfo, "data");
+	call.row_cxt = caller;
+	MemoryContextSwitchTo(caller);
+	action = upsert_row(&call, PG_GETARG_JSONB_P(1), &row);
+	upsert_end(&call);
+
+	values[0] = CStringGetTextDatum(upsert_action_names[action]);
+	values[1] = row;
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+}
+
+/*
+ * inbox.upsert_many(target regclass, rows jsonb, conflict_columns text[])
+ */
+Datum
+upsert_many(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	UpsertCall	call;
+	Jsonb	   *rows;
+	MemoryContext outer = CurrentMemoryContext;
+	int			count;
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+	upsert_begin(&call, fcinfo, "rows");
+	MemoryContextSwitchTo(outer);
+
+	rows = PG_GETARG_JSONB_P(1);
+	if (!JB_ROOT_IS_ARRAY(rows) || JB_ROOT_IS_SCALAR(rows))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("rows must be a JSON array of objects, not %s",
+						InboxJsonTypeName(rows))));
+
+	call.row_cxt = AllocSetContextCreate(outer, "pg_inbox upsert_many row",
+										 ALLOCSET_DEFAULT_SIZES);
+	count = JB_ROOT_COUNT(rows);
+	for (int i = 0; i < count; i++)
+	{
+		JsonbValue *elem;
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+		Datum		row;
+		UpsertAction action;
+
+		MemoryContextSwitchTo(call.row_cxt);
+		elem = getIthJsonbValueFromContainer(&rows->root, i);
+		if (elem->type != jbvBinary || !JsonContainerIsObject(elem->val.binary.data))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("element %d of rows is not a JSON object", i + 1)));
+		action = upsert_row(&call, JsonbValueToJsonb(elem), &row);
+
+		values[0] = Int32GetDatum(i + 1);
+		values[1] = CStringGetTextDatum(upsert_action_names[action]);
+		values[2] = row;
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		MemoryContextReset(call.row_cxt);
+	}
+	MemoryContextSwitchTo(outer);
+	upsert_end(&call);
+	MemoryContextDelete(call.row_cxt);
+	return (Datum) 0;
+}
