@@ -26,6 +26,7 @@
 #include "miscadmin.h"
 #include "nodes/parsenodes.h"
 #include "parser/parser.h"
+#include "tcop/dest.h"
 #include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/elog.h"
@@ -121,11 +122,15 @@ attempt(PG_FUNCTION_ARGS)
 	PG_TRY();
 	{
 		int			rc;
+		SPIExecuteOptions options;
 
 		check_statement(sql, &misuse);
 		if (SPI_connect() != SPI_OK_CONNECT)
 			elog(ERROR, "SPI_connect failed");
-		rc = SPI_execute(sql, false, 0);
+		/* rows are counted, not kept: a large SELECT costs no memory */
+		memset(&options, 0, sizeof(options));
+		options.dest = None_Receiver;
+		rc = SPI_execute_extended(sql, &options);
 		if (rc < 0)
 			elog(ERROR, "SPI_execute failed: %s", SPI_result_code_string(rc));
 		values[5] = Int64GetDatum((int64) SPI_processed);
