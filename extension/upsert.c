@@ -44,9 +44,14 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/htup_details.h"
 #include "access/relation.h"
 #include "access/stratnum.h"
+#include "access/table.h"
+#include "access/tableam.h"
+#include "access/transam.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/objectaddress.h"
 #include "catalog/pg_am.h"
@@ -55,6 +60,7 @@
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -62,6 +68,9 @@
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
 #include "rewrite/rewriteHandler.h"
+#include "storage/bufmgr.h"
+#include "storage/lmgr.h"
+#include "storage/procarray.h"
 #include "utils/acl.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -72,7 +81,9 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/rel.h"
+#include "utils/rls.h"
 #include "utils/ruleutils.h"
+#include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
 #include "pg_inbox.h"
@@ -82,6 +93,9 @@ PG_FUNCTION_INFO_V1(upsert_many);
 
 /* probe/write rounds before the hand-written statement decides */
 #define UPSERT_MAX_ROUNDS	3
+
+/* waits for other transactions' changes of the row before rounds count */
+#define UPSERT_MAX_WAITS	100
 
 /* prepared plan sets kept per backend; past this the cache starts afresh */
 #define UPSERT_MAX_PLANS	256
@@ -128,6 +142,14 @@ typedef struct UpsertPlan
 	SPIPlanPtr	update;			/* NULL when nnonkey = 0 */
 	SPIPlanPtr	decide;			/* ... ON CONFLICT DO UPDATE; NULL likewise */
 	FmgrInfo	populate;		/* jsonb_populate_record for the row type */
+	FmgrInfo	to_jsonb;		/* to_jsonb for the row type */
+
+	/* the conflict index, for probing it directly */
+	Oid			index;
+	int			nkeys;
+	int		   *key_value;		/* index of each key column in attnums */
+	RegProcedure *key_proc;		/* its equality function */
+	Oid		   *key_collation;
 } UpsertPlan;
 
 static HTAB *upsert_plans = NULL;
@@ -370,6 +392,38 @@ index_has_columns(Form_pg_index idx, const uint8 *target, int ntarget)
 }
 
 /*
+ * Are the columns that an expression index uses, in its expressions and
+ * plain key columns, exactly the target set?  Such an index is what a caller
+ * naming those columns has in mind, and is reported as unsupported.
+ */
+static bool
+index_uses_columns(HeapTuple tup, Form_pg_index idx, const uint8 *target, int ntarget)
+{
+	Bitmapset  *attrs = NULL;
+	bool		isnull;
+	Datum		d = SysCacheGetAttr(INDEXRELID, tup, Anum_pg_index_indexprs, &isnull);
+	int			n = 0;
+	int			x = -1;
+
+	if (isnull)
+		return false;
+	pull_varattnos(stringToNode(TextDatumGetCString(d)), 1, &attrs);
+	for (int i = 0; i < idx->indnkeyatts; i++)
+		if (idx->indkey.values[i] != 0)
+			attrs = bms_add_member(attrs, idx->indkey.values[i] -
+								   FirstLowInvalidHeapAttributeNumber);
+	while ((x = bms_next_member(attrs, x)) >= 0)
+	{
+		AttrNumber	attnum = x + FirstLowInvalidHeapAttributeNumber;
+
+		if (attnum <= 0 || !set_has(target, attnum))
+			return false;
+		n++;
+	}
+	return n == ntarget;
+}
+
+/*
  * The unique index that is the conflict target: the one whose key columns
  * are the target set, or by default the primary key, else the only unique
  * index.  The caller must ReleaseSysCache() the returned pg_index tuple.
@@ -396,7 +450,9 @@ conflict_index(UpsertCall *call)
 
 		if (call->ntarget > 0)
 		{
-			if (idx->indisunique && index_has_columns(idx, call->key.target, call->ntarget))
+			if (idx->indisunique &&
+				(index_has_columns(idx, call->key.target, call->ntarget) ||
+				 index_uses_columns(tup, idx, call->key.target, call->ntarget)))
 			{
 				if (!index_is_target(tup, idx))
 					unsupported = describe_index(rel, idx);
@@ -473,7 +529,11 @@ insert_is_silent(Relation rel, const uint8 *cols)
 
 	if (rel->rd_rel->relrowsecurity)
 		return false;
-	if (rel->trigdesc != NULL && rel->trigdesc->trig_insert_before_row)
+	if (rel->trigdesc != NULL &&
+		(rel->trigdesc->trig_insert_before_row ||
+		 rel->trigdesc->trig_insert_before_statement ||
+		 rel->trigdesc->trig_insert_after_statement ||
+		 rel->trigdesc->trig_insert_new_table))
 		return false;
 	if (desc->constr != NULL && desc->constr->num_check > 0)
 		return false;
@@ -541,6 +601,8 @@ build_plan(UpsertCall *call, UpsertPlan *plan)
 	Oid		   *types;
 	MemoryContext old;
 	FuncExpr   *expr;
+	Const	   *row_arg;
+	Const	   *json_arg;
 	int			n = 0;
 
 	d = SysCacheGetAttr(INDEXRELID, idxtup, Anum_pg_index_indclass, &isnull);
@@ -566,6 +628,11 @@ build_plan(UpsertCall *call, UpsertPlan *plan)
 	old = MemoryContextSwitchTo(plan->cxt);
 	plan->attnums = palloc(sizeof(AttrNumber) * desc->natts);
 	plan->is_key = palloc(sizeof(bool) * desc->natts);
+	plan->index = idx->indexrelid;
+	plan->nkeys = idx->indnkeyatts;
+	plan->key_value = palloc(sizeof(int) * plan->nkeys);
+	plan->key_proc = palloc(sizeof(RegProcedure) * plan->nkeys);
+	plan->key_collation = palloc(sizeof(Oid) * plan->nkeys);
 	MemoryContextSwitchTo(old);
 	types = palloc(sizeof(Oid) * desc->natts);
 
@@ -598,6 +665,8 @@ build_plan(UpsertCall *call, UpsertPlan *plan)
 
 		plan->attnums[n] = att->attnum;
 		plan->is_key[n] = pos >= 0;
+		if (pos >= 0)
+			plan->key_value[pos] = n;
 		types[n] = att->atttypid;
 		n++;
 
@@ -614,6 +683,8 @@ build_plan(UpsertCall *call, UpsertPlan *plan)
 			if (!OidIsValid(eqop))
 				elog(ERROR, "missing equality operator for index column %d of %u",
 					 pos + 1, idx->indexrelid);
+			plan->key_proc[pos] = get_opcode(eqop);
+			plan->key_collation[pos] = collation;
 			appendStringInfo(&where, "%sx.%s %s $%d",
 							 where.len > 0 ? " AND " : "", name,
 							 qualified_operator(eqop), n);
@@ -635,7 +706,7 @@ build_plan(UpsertCall *call, UpsertPlan *plan)
 						 quote_identifier(get_attname(RelationGetRelid(rel),
 													  idx->indkey.values[k], false)));
 
-	appendStringInfo(&sql, "SELECT pg_catalog.to_jsonb(x)%s FROM %s%s AS x WHERE %s",
+	appendStringInfo(&sql, "SELECT pg_catalog.to_jsonb(x), x.ctid, x.tableoid%s FROM %s%s AS x WHERE %s",
 					 probe_cols.data, only, table, where.data);
 	plan->probe = prepare(sql.data, n, types);
 
@@ -668,12 +739,17 @@ build_plan(UpsertCall *call, UpsertPlan *plan)
 
 	/* jsonb_populate_record(NULL::table, data), with its argument types */
 	old = MemoryContextSwitchTo(plan->cxt);
+	row_arg = makeNullConst(rel->rd_rel->reltype, -1, InvalidOid);
+	json_arg = makeNullConst(JSONBOID, -1, InvalidOid);
 	expr = makeFuncExpr(F_JSONB_POPULATE_RECORD, rel->rd_rel->reltype,
-						list_make2(makeNullConst(rel->rd_rel->reltype, -1, InvalidOid),
-								   makeNullConst(JSONBOID, -1, InvalidOid)),
+						lappend(list_make1(row_arg), json_arg),
 						InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
 	fmgr_info_cxt(F_JSONB_POPULATE_RECORD, &plan->populate, plan->cxt);
 	fmgr_info_set_expr((Node *) expr, &plan->populate);
+	expr = makeFuncExpr(F_TO_JSONB, JSONBOID, list_make1(row_arg),
+						InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	fmgr_info_cxt(F_TO_JSONB, &plan->to_jsonb, plan->cxt);
+	fmgr_info_set_expr((Node *) expr, &plan->to_jsonb);
 	MemoryContextSwitchTo(old);
 
 	ReleaseSysCache(idxtup);
@@ -794,31 +870,16 @@ returned_row(void)
 }
 
 /*
- * Do the stored non-key columns that the probe returned hold exactly the new
- * values?
+ * Does a stored value equal the new one byte for byte, so that an UPDATE
+ * would change nothing?
  */
 static bool
-probe_unchanged(Relation rel, const UpsertPlan *plan, Datum *values, const char *nulls)
+same_value(Form_pg_attribute att, Datum stored, bool stored_null,
+		   Datum value, bool value_null)
 {
-	TupleDesc	desc = RelationGetDescr(rel);
-	int			col = 2;
-
-	for (int i = 0; i < plan->ncols; i++)
-	{
-		Form_pg_attribute att = TupleDescAttr(desc, plan->attnums[i] - 1);
-		bool		isnull;
-		Datum		stored;
-
-		if (plan->is_key[i])
-			continue;
-		stored = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, col++, &isnull);
-		if (isnull != (nulls[i] == 'n'))
-			return false;
-		if (!isnull &&
-			!datum_image_eq(stored, values[i], att->attbyval, att->attlen))
-			return false;
-	}
-	return true;
+	if (stored_null || value_null)
+		return stored_null == value_null;
+	return datum_image_eq(stored, value, att->attbyval, att->attlen);
 }
 
 /*
@@ -865,6 +926,179 @@ convert_data(UpsertCall *call, UpsertPlan *plan, Jsonb *data, Datum *values, cha
 	}
 }
 
+typedef enum UpsertProbe
+{
+	PROBE_ABSENT,				/* no row has the key */
+	PROBE_SAME,					/* the row holds the data already */
+	PROBE_DIFFERENT,			/* the row differs in a non-key column */
+	PROBE_AGAIN					/* the row holds the data, but another
+								 * transaction is replacing it (wait for
+								 * *updater) or has replaced it since the
+								 * snapshot: probe again */
+} UpsertProbe;
+
+/*
+ * Is the version of the row that the probe found the row's last word?  A
+ * transaction that is updating or deleting it, or that did so after our
+ * snapshot was taken, may leave something else: answering "unchanged" then
+ * would lose this call's write if it comes later, and comparing with it
+ * would answer "updated" for a value the row is about to hold anyway.  The
+ * hand-written statement waits for such a transaction and looks at the
+ * newest version (READ COMMITTED) or fails with 40001 (REPEATABLE READ and
+ * above); so do we.  A transaction that only locks the row changes nothing
+ * and is not waited for.  Returns PROBE_SAME when the version stands.
+ */
+static UpsertProbe
+settled(Relation rel, TupleTableSlot *slot, TransactionId *updater)
+{
+	BufferHeapTupleTableSlot *bslot = (BufferHeapTupleTableSlot *) slot;
+	HeapTupleHeader htup;
+	TransactionId xid = InvalidTransactionId;
+
+	if (!TTS_IS_BUFFERTUPLE(slot))
+		return PROBE_SAME;		/* not heap: no version to look at */
+
+	LockBuffer(bslot->buffer, BUFFER_LOCK_SHARE);
+	htup = bslot->base.tuple->t_data;
+	if (!(htup->t_infomask & HEAP_XMAX_INVALID) &&
+		!HEAP_XMAX_IS_LOCKED_ONLY(htup->t_infomask))
+		xid = HeapTupleHeaderGetUpdateXid(htup);
+	LockBuffer(bslot->buffer, BUFFER_LOCK_UNLOCK);
+
+	if (!TransactionIdIsValid(xid) || TransactionIdIsCurrentTransactionId(xid))
+		return PROBE_SAME;
+	if (TransactionIdIsInProgress(xid))
+	{
+		*updater = xid;
+		return PROBE_AGAIN;
+	}
+	if (!TransactionIdDidCommit(xid))
+		return PROBE_SAME;		/* the change was rolled back */
+	if (IsolationUsesXactSnapshot())
+		ereport(ERROR,
+				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+				 errmsg("could not serialize access due to concurrent update"),
+				 errdetail("Another transaction changed the row with this key in \"%s\" after this transaction's snapshot was taken.",
+						   RelationGetRelationName(rel))));
+	return PROBE_AGAIN;
+}
+
+/*
+ * settled() for the row the prepared SELECT returned, found by its ctid in
+ * the partition that holds it.
+ */
+static UpsertProbe
+version_settled(UpsertCall *call, TransactionId *updater)
+{
+	bool		isnull;
+	ItemPointer tid = (ItemPointer)
+		DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
+	Oid			part = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+													  SPI_tuptable->tupdesc, 3, &isnull));
+	Relation	rel = table_open(part, AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	UpsertProbe result = PROBE_SAME;
+
+	if (table_tuple_fetch_row_version(rel, tid, SnapshotAny, slot))
+		result = settled(call->rel, slot, updater);
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	return result;
+}
+
+/*
+ * Probe with the prepared SELECT: for partitioned tables and tables whose
+ * row-level security applies to the caller.
+ */
+static UpsertProbe
+probe_sql(UpsertCall *call, UpsertPlan *plan, Datum *values, const char *nulls,
+		  Datum *row, TransactionId *updater)
+{
+	UpsertProbe result = PROBE_ABSENT;
+
+	if (run(call, plan->probe, values, nulls, SPI_OK_SELECT) > 0)
+	{
+		TupleDesc	desc = RelationGetDescr(call->rel);
+		int			col = 4;
+
+		result = PROBE_SAME;
+		for (int i = 0; i < plan->ncols && result == PROBE_SAME; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, plan->attnums[i] - 1);
+			bool		isnull;
+			Datum		stored;
+
+			if (plan->is_key[i])
+				continue;
+			stored = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+								   col++, &isnull);
+			if (!same_value(att, stored, isnull, values[i], nulls[i] == 'n'))
+				result = PROBE_DIFFERENT;
+		}
+		if (version_settled(call, updater) == PROBE_AGAIN)
+			result = PROBE_AGAIN;
+		if (result == PROBE_SAME)
+			*row = returned_row();
+	}
+	SPI_freetuptable(SPI_tuptable);
+	return result;
+}
+
+/*
+ * Probe the conflict index directly, as the SELECT would but without the
+ * executor: the common case, and the cheap one.  Like each SPI statement it
+ * advances the command counter and, under READ COMMITTED, takes a new
+ * snapshot; under SERIALIZABLE the index and heap access methods take the
+ * predicate locks.
+ */
+static UpsertProbe
+probe_index(UpsertCall *call, UpsertPlan *plan, Datum *values, const char *nulls,
+			Datum *row, TransactionId *updater)
+{
+	Relation	rel = call->rel;
+	TupleDesc	desc = RelationGetDescr(rel);
+	Relation	index = index_open(plan->index, AccessShareLock);
+	ScanKeyData *skeys = palloc(sizeof(ScanKeyData) * plan->nkeys);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	IndexScanDesc scan;
+	UpsertProbe result = PROBE_ABSENT;
+
+	for (int k = 0; k < plan->nkeys; k++)
+		ScanKeyEntryInitialize(&skeys[k], 0, k + 1, BTEqualStrategyNumber,
+							   InvalidOid, plan->key_collation[k], plan->key_proc[k],
+							   values[plan->key_value[k]]);
+
+	CommandCounterIncrement();
+	PushActiveSnapshot(GetTransactionSnapshot());
+	scan = index_beginscan(rel, index, GetActiveSnapshot(), plan->nkeys, 0);
+	index_rescan(scan, skeys, plan->nkeys, NULL, 0);
+	if (index_getnext_slot(scan, ForwardScanDirection, slot))
+	{
+		result = PROBE_SAME;
+		for (int i = 0; i < plan->ncols && result == PROBE_SAME; i++)
+		{
+			Form_pg_attribute att = TupleDescAttr(desc, plan->attnums[i] - 1);
+			bool		isnull;
+			Datum		stored;
+
+			if (plan->is_key[i])
+				continue;
+			stored = slot_getattr(slot, plan->attnums[i], &isnull);
+			if (!same_value(att, stored, isnull, values[i], nulls[i] == 'n'))
+				result = PROBE_DIFFERENT;
+		}
+		if (settled(rel, slot, updater) == PROBE_AGAIN)
+			result = PROBE_AGAIN;
+		if (result == PROBE_SAME)
+			*row = FunctionCall1(&plan->to_jsonb, ExecFetchSlotHeapTupleDatum(slot));
+	}
+	index_endscan(scan);
+	PopActiveSnapshot();
+	ExecDropSingleTupleTableSlot(slot);
+	index_close(index, NoLock);
+	return result;
+}
+
 /*
  * Upsert one data object.  Returns the action and sets *row to the stored
  * row as jsonb, allocated in call->row_cxt.
@@ -876,6 +1110,8 @@ upsert_row(UpsertCall *call, Jsonb *data, Datum *row)
 	Datum	   *values;
 	char	   *nulls;
 	bool		try_insert;
+	bool		direct;
+	int			waits = 0;
 	UpsertAction action;
 
 	if (!JB_ROOT_IS_OBJECT(data))
@@ -893,6 +1129,8 @@ upsert_row(UpsertCall *call, Jsonb *data, Datum *row)
 	convert_data(call, plan, data, values, nulls);
 
 	try_insert = plan->insert_first_ok && plan->last_inserted;
+	direct = call->rel->rd_rel->relkind == RELKIND_RELATION &&
+		check_enable_rls(RelationGetRelid(call->rel), InvalidOid, false) != RLS_ENABLED;
 	for (int round = 0;; round++)
 	{
 		CHECK_FOR_INTERRUPTS();
@@ -909,40 +1147,53 @@ upsert_row(UpsertCall *call, Jsonb *data, Datum *row)
 				elog(ERROR, "INSERT ... ON CONFLICT DO UPDATE returned no row");
 			*row = returned_row();
 			action = DatumGetBool(returned(2, &isnull)) ? UPSERT_INSERTED : UPSERT_UPDATED;
+			SPI_freetuptable(SPI_tuptable);
 			break;
 		}
 		if (!try_insert)
 		{
-			if (run(call, plan->probe, values, nulls, SPI_OK_SELECT) > 0)
+			TransactionId updater = InvalidTransactionId;
+			UpsertProbe found = direct ?
+				probe_index(call, plan, values, nulls, row, &updater) :
+				probe_sql(call, plan, values, nulls, row, &updater);
+
+			if (found == PROBE_AGAIN)
 			{
-				if (probe_unchanged(call->rel, plan, values, nulls))
-				{
-					*row = returned_row();
-					action = UPSERT_UNCHANGED;
-					break;
-				}
-				SPI_freetuptable(SPI_tuptable);
+				/* a wait is progress: it does not use up a round */
+				if (TransactionIdIsValid(updater))
+					XactLockTableWait(updater, call->rel, NULL, XLTW_None);
+				if (++waits < UPSERT_MAX_WAITS)
+					round--;
+				continue;
+			}
+			if (found == PROBE_SAME)
+			{
+				action = UPSERT_UNCHANGED;
+				break;
+			}
+			if (found == PROBE_DIFFERENT)
+			{
 				if (run(call, plan->update, values, nulls, SPI_OK_UPDATE_RETURNING) > 0)
 				{
 					*row = returned_row();
 					action = UPSERT_UPDATED;
+					SPI_freetuptable(SPI_tuptable);
 					break;
 				}
 				SPI_freetuptable(SPI_tuptable);
 				continue;		/* gone meanwhile, or hidden from UPDATE */
 			}
-			SPI_freetuptable(SPI_tuptable);
 		}
 		try_insert = false;
 		if (run(call, plan->insert, values, nulls, SPI_OK_INSERT_RETURNING) > 0)
 		{
 			*row = returned_row();
 			action = UPSERT_INSERTED;
+			SPI_freetuptable(SPI_tuptable);
 			break;
 		}
 		SPI_freetuptable(SPI_tuptable);
 	}
-	SPI_freetuptable(SPI_tuptable);
 	plan->last_inserted = action == UPSERT_INSERTED;
 	return action;
 }
