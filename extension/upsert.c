@@ -98,7 +98,7 @@ PG_FUNCTION_INFO_V1(upsert_many);
 #define UPSERT_MAX_WAITS	100
 
 /* prepared plan sets kept per backend; past this the cache starts afresh */
-#define UPSERT_MAX_PLANS	256
+#define UPSERT_MAX_PLANS	64
 
 /* a bit for each possible attnum, 1 .. MaxHeapAttributeNumber */
 #define UPSERT_SET_BYTES	(MaxHeapAttributeNumber / 8 + 1)
@@ -137,10 +137,15 @@ typedef struct UpsertPlan
 	int			nnonkey;
 	bool		insert_first_ok;	/* can a failed INSERT have no effect? */
 	bool		last_inserted;	/* did the previous call insert? */
-	SPIPlanPtr	probe;			/* to_jsonb(row), then the non-key columns */
+	SPIPlanPtr	probe;			/* to_jsonb(row), ctid, tableoid, then the
+								 * non-key columns; prepared when first
+								 * needed, like decide */
 	SPIPlanPtr	insert;			/* ... ON CONFLICT DO NOTHING RETURNING */
 	SPIPlanPtr	update;			/* NULL when nnonkey = 0 */
-	SPIPlanPtr	decide;			/* ... ON CONFLICT DO UPDATE; NULL likewise */
+	SPIPlanPtr	decide;			/* ... ON CONFLICT DO UPDATE */
+	char	   *probe_sql;		/* the text of those two */
+	char	   *decide_sql;		/* NULL when nnonkey = 0 */
+	Oid		   *types;			/* types of the parameters */
 	FmgrInfo	populate;		/* jsonb_populate_record for the row type */
 	FmgrInfo	to_jsonb;		/* to_jsonb for the row type */
 
@@ -634,7 +639,8 @@ build_plan(UpsertCall *call, UpsertPlan *plan)
 	plan->key_proc = palloc(sizeof(RegProcedure) * plan->nkeys);
 	plan->key_collation = palloc(sizeof(Oid) * plan->nkeys);
 	MemoryContextSwitchTo(old);
-	types = palloc(sizeof(Oid) * desc->natts);
+	types = MemoryContextAlloc(plan->cxt, sizeof(Oid) * desc->natts);
+	plan->types = types;
 
 	table = quote_qualified_identifier(get_namespace_name(RelationGetNamespace(rel)),
 									   RelationGetRelationName(rel));
@@ -708,7 +714,7 @@ build_plan(UpsertCall *call, UpsertPlan *plan)
 
 	appendStringInfo(&sql, "SELECT pg_catalog.to_jsonb(x), x.ctid, x.tableoid%s FROM %s%s AS x WHERE %s",
 					 probe_cols.data, only, table, where.data);
-	plan->probe = prepare(sql.data, n, types);
+	plan->probe_sql = MemoryContextStrdup(plan->cxt, sql.data);
 
 	resetStringInfo(&sql);
 	appendStringInfo(&sql, "INSERT INTO %s AS x (%s) VALUES (%s) ON CONFLICT (%s) DO NOTHING"
@@ -732,7 +738,7 @@ build_plan(UpsertCall *call, UpsertPlan *plan)
 						 " DO UPDATE SET %s RETURNING pg_catalog.to_jsonb(x),"
 						 " x.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid",
 						 table, cols.data, params.data, keys.data, excluded.data);
-		plan->decide = prepare(sql.data, n, types);
+		plan->decide_sql = MemoryContextStrdup(plan->cxt, sql.data);
 	}
 
 	plan->insert_first_ok = insert_is_silent(rel, call->key.cols);
@@ -1016,6 +1022,8 @@ probe_sql(UpsertCall *call, UpsertPlan *plan, Datum *values, const char *nulls,
 {
 	UpsertProbe result = PROBE_ABSENT;
 
+	if (plan->probe == NULL)
+		plan->probe = prepare(plan->probe_sql, plan->ncols, plan->types);
 	if (run(call, plan->probe, values, nulls, SPI_OK_SELECT) > 0)
 	{
 		TupleDesc	desc = RelationGetDescr(call->rel);
@@ -1138,11 +1146,13 @@ upsert_row(UpsertCall *call, Jsonb *data, Datum *row)
 		{
 			bool		isnull;
 
-			if (plan->decide == NULL)
+			if (plan->decide_sql == NULL)
 				ereport(ERROR,
 						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 						 errmsg("new row violates row-level security policy (USING expression) for table \"%s\"",
 								RelationGetRelationName(call->rel))));
+			if (plan->decide == NULL)
+				plan->decide = prepare(plan->decide_sql, plan->ncols, plan->types);
 			if (run(call, plan->decide, values, nulls, SPI_OK_INSERT_RETURNING) != 1)
 				elog(ERROR, "INSERT ... ON CONFLICT DO UPDATE returned no row");
 			*row = returned_row();
