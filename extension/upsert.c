@@ -64,6 +64,7 @@
 #include "executor/spi.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
+#include "mb/pg_wchar.h"
 #include "miscadmin.h"
 #include "nodes/makefuncs.h"
 #include "optimizer/optimizer.h"
@@ -252,10 +253,13 @@ column_by_name(Relation rel, const char *name, int len)
 				return att->attnum;
 		}
 	}
+	/* a key longer than any name is shown cut short */
 	ereport(ERROR,
 			(errcode(ERRCODE_UNDEFINED_COLUMN),
-			 errmsg("column \"%.*s\" of relation \"%s\" does not exist",
-					len, name, RelationGetRelationName(rel))));
+			 errmsg("column \"%.*s%s\" of relation \"%s\" does not exist",
+					pg_mbcliplen(name, len, NAMEDATALEN), name,
+					len > NAMEDATALEN ? "..." : "",
+					RelationGetRelationName(rel))));
 	return InvalidAttrNumber;	/* keep the compiler quiet */
 }
 
