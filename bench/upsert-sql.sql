@@ -1,0 +1,3 @@
+-- upsert contender: the hand-written statement, the same row into
+-- bench.up_sql (see bench/upsert-load.sql), one per transaction
+INSERT INTO bench.up_sql AS t (sku, name, qty, price_cents, updated_at, attrs) VALUES ('sku_' || CAST(:key AS bigint), 'item ' || CAST(:v AS integer), CAST(:v AS integer) % 1000, CAST(:v AS integer) % 100000, timestamptz '2026-01-01 00:00:00+00' + CAST(:v AS integer) * interval '1 second', jsonb_build_object('color', 'red', 'size', CAST(:v AS integer) % 10, 'v', CAST(:v AS integer))) ON CONFLICT (sku) DO UPDATE SET name = EXCLUDED.name, qty = EXCLUDED.qty, price_cents = EXCLUDED.price_cents, updated_at = EXCLUDED.updated_at, attrs = EXCLUDED.attrs RETURNING *;
