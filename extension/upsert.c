@@ -115,6 +115,16 @@ static const char *const upsert_action_names[] = {
 	"inserted", "updated", "unchanged"
 };
 
+typedef enum UpsertProbe
+{
+	PROBE_ABSENT,				/* no row has the key */
+	PROBE_SAME,					/* the row holds the data already */
+	PROBE_DIFFERENT,			/* the row differs in a non-key column */
+	PROBE_AGAIN					/* another transaction is replacing the row
+								 * (wait for it) or has replaced it since
+								 * the snapshot: probe again */
+} UpsertProbe;
+
 typedef struct UpsertKey
 {
 	Oid			relid;
@@ -880,16 +890,33 @@ returned_row(void)
 }
 
 /*
- * Does a stored value equal the new one byte for byte, so that an UPDATE
- * would change nothing?
+ * Does the stored row (stored and stored_null, by attnum - 1) hold every
+ * non-key value of the data byte for byte, so that an UPDATE would change
+ * nothing?
  */
-static bool
-same_value(Form_pg_attribute att, Datum stored, bool stored_null,
-		   Datum value, bool value_null)
+static UpsertProbe
+compare_row(Relation rel, const UpsertPlan *plan, const Datum *stored,
+			const bool *stored_null, const Datum *values, const char *nulls)
 {
-	if (stored_null || value_null)
-		return stored_null == value_null;
-	return datum_image_eq(stored, value, att->attbyval, att->attlen);
+	TupleDesc	desc = RelationGetDescr(rel);
+
+	for (int i = 0; i < plan->ncols; i++)
+	{
+		int			a = plan->attnums[i] - 1;
+		Form_pg_attribute att = TupleDescAttr(desc, a);
+		bool		value_null = nulls[i] == 'n';
+
+		if (plan->is_key[i])
+			continue;
+		if (stored_null[a] || value_null)
+		{
+			if (stored_null[a] != value_null)
+				return PROBE_DIFFERENT;
+		}
+		else if (!datum_image_eq(stored[a], values[i], att->attbyval, att->attlen))
+			return PROBE_DIFFERENT;
+	}
+	return PROBE_SAME;
 }
 
 /*
@@ -936,16 +963,6 @@ convert_data(UpsertCall *call, UpsertPlan *plan, Jsonb *data, Datum *values, cha
 	}
 }
 
-typedef enum UpsertProbe
-{
-	PROBE_ABSENT,				/* no row has the key */
-	PROBE_SAME,					/* the row holds the data already */
-	PROBE_DIFFERENT,			/* the row differs in a non-key column */
-	PROBE_AGAIN					/* the row holds the data, but another
-								 * transaction is replacing it (wait for
-								 * *updater) or has replaced it since the
-								 * snapshot: probe again */
-} UpsertProbe;
 
 /*
  * Is the version of the row that the probe found the row's last word?  A
@@ -1030,23 +1047,18 @@ probe_sql(UpsertCall *call, UpsertPlan *plan, Datum *values, const char *nulls,
 		plan->probe = prepare(plan->probe_sql, plan->ncols, plan->types);
 	if (run(call, plan->probe, values, nulls, SPI_OK_SELECT) > 0)
 	{
-		TupleDesc	desc = RelationGetDescr(call->rel);
+		int			natts = RelationGetDescr(call->rel)->natts;
+		Datum	   *stored = palloc0(sizeof(Datum) * natts);
+		bool	   *stored_null = palloc0(sizeof(bool) * natts);
 		int			col = 4;
 
-		result = PROBE_SAME;
-		for (int i = 0; i < plan->ncols && result == PROBE_SAME; i++)
-		{
-			Form_pg_attribute att = TupleDescAttr(desc, plan->attnums[i] - 1);
-			bool		isnull;
-			Datum		stored;
-
-			if (plan->is_key[i])
-				continue;
-			stored = SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-								   col++, &isnull);
-			if (!same_value(att, stored, isnull, values[i], nulls[i] == 'n'))
-				result = PROBE_DIFFERENT;
-		}
+		/* the SELECT returns the non-key columns after ctid and tableoid */
+		for (int i = 0; i < plan->ncols; i++)
+			if (!plan->is_key[i])
+				stored[plan->attnums[i] - 1] =
+					SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
+								  col++, &stored_null[plan->attnums[i] - 1]);
+		result = compare_row(call->rel, plan, stored, stored_null, values, nulls);
 		if (version_settled(call, updater) == PROBE_AGAIN)
 			result = PROBE_AGAIN;
 		if (result == PROBE_SAME)
@@ -1068,7 +1080,6 @@ probe_index(UpsertCall *call, UpsertPlan *plan, Datum *values, const char *nulls
 			Datum *row, TransactionId *updater)
 {
 	Relation	rel = call->rel;
-	TupleDesc	desc = RelationGetDescr(rel);
 	Relation	index = index_open(plan->index, AccessShareLock);
 	ScanKeyData *skeys = palloc(sizeof(ScanKeyData) * plan->nkeys);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
@@ -1086,19 +1097,9 @@ probe_index(UpsertCall *call, UpsertPlan *plan, Datum *values, const char *nulls
 	index_rescan(scan, skeys, plan->nkeys, NULL, 0);
 	if (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
-		result = PROBE_SAME;
-		for (int i = 0; i < plan->ncols && result == PROBE_SAME; i++)
-		{
-			Form_pg_attribute att = TupleDescAttr(desc, plan->attnums[i] - 1);
-			bool		isnull;
-			Datum		stored;
-
-			if (plan->is_key[i])
-				continue;
-			stored = slot_getattr(slot, plan->attnums[i], &isnull);
-			if (!same_value(att, stored, isnull, values[i], nulls[i] == 'n'))
-				result = PROBE_DIFFERENT;
-		}
+		slot_getallattrs(slot);
+		result = compare_row(rel, plan, slot->tts_values, slot->tts_isnull,
+							 values, nulls);
 		if (settled(rel, slot, updater) == PROBE_AGAIN)
 			result = PROBE_AGAIN;
 		if (result == PROBE_SAME)
