@@ -10,7 +10,9 @@
  * that a caller must never be able to swallow are raised again after the
  * rollback: cancellation and statement_timeout, operator intervention
  * (shutdown, a terminated backend), insufficient resources (out of memory,
- * disk full), system and internal errors.  FATAL and PANIC never reach a
+ * disk full), stack depth, system and internal errors.  Other program
+ * limits (an index row too large, a NUL in text) depend on the statement's
+ * data and come back as rows.  FATAL and PANIC never reach a
  * PG_CATCH block at all.
  *
  * This is the only place where pg_inbox starts a subtransaction, and only
@@ -49,7 +51,7 @@ must_propagate(int sqlerrcode)
 		class == ERRCODE_TO_CATEGORY(ERRCODE_INSUFFICIENT_RESOURCES) || /* 53 */
 		class == ERRCODE_TO_CATEGORY(ERRCODE_SYSTEM_ERROR) ||	/* 58 */
 		class == ERRCODE_TO_CATEGORY(ERRCODE_INTERNAL_ERROR) || /* XX */
-		class == ERRCODE_TO_CATEGORY(ERRCODE_PROGRAM_LIMIT_EXCEEDED);	/* 54 */
+		sqlerrcode == ERRCODE_STATEMENT_TOO_COMPLEX;	/* 54001, stack depth */
 }
 
 /*
