@@ -4,6 +4,7 @@
 #   make test                 everything, on a throw-away cluster, installing what is missing
 #   make demo                 the quick tour, on a throw-away cluster
 #   make bench                benchmarks against raw SQL (not part of make test)
+#   make stress               soak, memory, crash and sanitizer runs (STRESS_PARTS picks)
 #   make installcheck         pg_regress and isolation specs against a running server
 #   make lint                 cppcheck and the version check
 
@@ -42,7 +43,7 @@ endif
 # PGXS tracks no header dependencies: every object depends on every header
 $(OBJS): $(wildcard extension/*.h)
 
-.PHONY: test demo bench lint deps
+.PHONY: test demo bench stress lint deps
 
 # Install the Debian packages that a fresh machine lacks (needs root).
 deps:
@@ -56,6 +57,9 @@ demo: deps
 
 bench: deps
 	@tools/run-bench
+
+stress: deps
+	@tools/run-stress
 
 lint:
 	@tools/lint
