@@ -360,6 +360,24 @@ InboxEnsureHealthy(pginbox_conn *h)
 }
 
 /*
+ * Whether an idle connection is still there, without waiting: read what the
+ * server sent (a backend being terminated sends an error, then closes the
+ * socket), let libpq parse it, then read again to meet the end of the
+ * stream.
+ */
+static bool
+still_connected(PGconn *pg)
+{
+	for (int i = 0; i < 2; i++)
+	{
+		if (!PQconsumeInput(pg) || PQstatus(pg) != CONNECTION_OK)
+			return false;
+		(void) PQisBusy(pg);
+	}
+	return PQstatus(pg) == CONNECTION_OK;
+}
+
+/*
  * Run one statement with text parameters and return its result, or NULL
  * with the error set.
  *
@@ -410,6 +428,19 @@ InboxRun(pginbox_conn *h, const char *sql, int nparams, const char *const *value
 					return NULL;
 				goto retry;
 			}
+		}
+
+		/*
+		 * Outside a transaction, a backend that was terminated while the
+		 * connection was idle has said so already: read that before sending,
+		 * so that the call goes to a new connection instead of failing after
+		 * it was sent (which would stop a call that is not idempotent).
+		 */
+		if (PQtransactionStatus(h->pg) == PQTRANS_IDLE && !h->in_runner &&
+			!still_connected(h->pg))
+		{
+			if (!InboxReconnect(h))
+				goto retry;
 		}
 
 		switch (PQtransactionStatus(h->pg))
