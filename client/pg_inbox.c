@@ -370,7 +370,7 @@ cmd_ingest(int argc, char **argv)
 		{"id-field", required_argument, NULL, 'i'},
 		{"batch", required_argument, NULL, 'b'},
 		{"dbname", required_argument, NULL, 'd'},
-		{"help", no_argument, NULL, '?'},
+		{"help", no_argument, NULL, 'H'},
 		{NULL, 0, NULL, 0}
 	};
 	Ingest		in;
@@ -382,7 +382,12 @@ cmd_ingest(int argc, char **argv)
 	memset(&in, 0, sizeof(in));
 	in.batch_size = DEFAULT_BATCH;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "s:i:b:d:?", long_options, NULL)) != -1)
+	if (argc > 1 && strcmp(argv[1], "-?") == 0)
+	{
+		usage_ingest(stdout);
+		return EXIT_ALL_INGESTED;
+	}
+	while ((c = getopt_long(argc, argv, "s:i:b:d:", long_options, NULL)) != -1)
 	{
 		char	   *end;
 		long		v;
@@ -409,12 +414,10 @@ cmd_ingest(int argc, char **argv)
 			case 'd':
 				conninfo = optarg;
 				break;
+			case 'H':
+				usage_ingest(stdout);
+				return EXIT_ALL_INGESTED;
 			case '?':
-				if (optopt == 0 || optopt == '?')
-				{
-					usage_ingest(stdout);
-					return EXIT_ALL_INGESTED;
-				}
 				message("error", "unknown or incomplete option \"%s\"", argv[optind - 1]);
 				try_help("ingest");
 				return EXIT_USAGE;
@@ -537,7 +540,7 @@ cmd_stats(int argc, char **argv)
 {
 	static const struct option long_options[] = {
 		{"dbname", required_argument, NULL, 'd'},
-		{"help", no_argument, NULL, '?'},
+		{"help", no_argument, NULL, 'H'},
 		{NULL, 0, NULL, 0}
 	};
 	const char *conninfo = NULL;
@@ -546,19 +549,22 @@ cmd_stats(int argc, char **argv)
 	int			c;
 
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "d:?", long_options, NULL)) != -1)
+	if (argc > 1 && strcmp(argv[1], "-?") == 0)
+	{
+		usage_stats(stdout);
+		return 0;
+	}
+	while ((c = getopt_long(argc, argv, "d:", long_options, NULL)) != -1)
 	{
 		switch (c)
 		{
 			case 'd':
 				conninfo = optarg;
 				break;
+			case 'H':
+				usage_stats(stdout);
+				return 0;
 			case '?':
-				if (optopt == 0 || optopt == '?')
-				{
-					usage_stats(stdout);
-					return 0;
-				}
 				message("error", "unknown or incomplete option \"%s\"", argv[optind - 1]);
 				try_help("stats");
 				return EXIT_USAGE;

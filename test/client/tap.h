@@ -17,9 +17,9 @@
 static int	tap_count = 0;
 static int	tap_failures = 0;
 
-static void tap_ok(int pass, int line, const char *fmt,...) __attribute__((format(printf, 3, 4)));
+static inline void tap_ok(int pass, int line, const char *fmt,...) __attribute__((format(printf, 3, 4)));
 
-static void
+static inline void
 tap_ok(int pass, int line, const char *fmt,...)
 {
 	va_list		ap;
@@ -54,14 +54,14 @@ tap_ok(int pass, int line, const char *fmt,...)
 		printf("#   got: \"%s\"\n#   expected: \"%s\"\n", got_ ? got_ : "(null)", want_ ? want_ : "(null)"); \
 } while (0)
 
-static void
+static inline void
 tap_skip(int n, const char *why)
 {
 	for (int i = 0; i < n; i++)
 		printf("ok %d # SKIP %s\n", ++tap_count, why);
 }
 
-static void
+static inline void
 tap_diag(const char *fmt,...)
 {
 	va_list		ap;
@@ -73,7 +73,7 @@ tap_diag(const char *fmt,...)
 	printf("\n");
 }
 
-static int
+static inline int
 tap_done(void)
 {
 	printf("1..%d\n", tap_count);
@@ -81,7 +81,7 @@ tap_done(void)
 }
 
 /* Stop the test: the rest cannot run (the plan then does not match). */
-static void
+static inline void
 tap_bail(const char *why)
 {
 	printf("Bail out! %s\n", why);
@@ -93,7 +93,7 @@ tap_bail(const char *why)
  * aborted transaction, and it is in a transaction only when the caller
  * opened one (in_tx).
  */
-static void
+static inline void
 check_healthy(pginbox_conn *conn, int in_tx, const char *after)
 {
 	PGconn	   *pg = pginbox_pgconn(conn);
@@ -106,7 +106,7 @@ check_healthy(pginbox_conn *conn, int in_tx, const char *after)
 }
 
 /* Run one statement that must work (test setup); bails out when it fails. */
-static PGresult *
+static inline PGresult *
 must_exec(pginbox_conn *conn, const char *sql, int n, const char *const *params)
 {
 	PGresult   *res;
@@ -120,7 +120,7 @@ must_exec(pginbox_conn *conn, const char *sql, int n, const char *const *params)
 }
 
 /* The first value of a query's first row, as a malloc'd string. */
-static char *
+static inline char *
 query_value(pginbox_conn *conn, const char *sql, int n, const char *const *params)
 {
 	PGresult   *res = must_exec(conn, sql, n, params);
@@ -137,7 +137,7 @@ query_value(pginbox_conn *conn, const char *sql, int n, const char *const *param
 	free(v_); \
 } while (0)
 
-static long long
+static inline long long
 query_int(pginbox_conn *conn, const char *sql, int n, const char *const *params)
 {
 	char	   *v = query_value(conn, sql, n, params);
@@ -147,7 +147,7 @@ query_int(pginbox_conn *conn, const char *sql, int n, const char *const *params)
 	return r;
 }
 
-static pginbox_conn *
+static inline pginbox_conn *
 connect_to(const char *conninfo)
 {
 	pginbox_options options;
