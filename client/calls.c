@@ -209,6 +209,81 @@ InboxArrayLiteral(const char *const *items, size_t n, size_t stride)
 	return out;
 }
 
+/* the built-in type OIDs of the batch's parameters (fixed in pg_type.dat) */
+#define TEXTOID 25
+#define JSONBOID 3802
+#define TEXTARRAYOID 1009
+#define JSONBARRAYOID 3807
+/* the first byte of a jsonb value in binary: the format's version */
+#define JSONB_BINARY_VERSION 1
+
+static char *
+put_be32(char *p, uint32_t v)
+{
+	*p++ = (char) (v >> 24);
+	*p++ = (char) (v >> 16);
+	*p++ = (char) (v >> 8);
+	*p++ = (char) v;
+	return p;
+}
+
+/*
+ * A one-dimensional array of n strings in PostgreSQL's binary format
+ * (array_recv): no quoting on either side, and nothing for the server to
+ * unescape.  Items are read as InboxArrayLiteral reads them; with jsonb,
+ * each element is the version byte and the JSON text (jsonb_recv).  Returns
+ * malloc'd memory and its length, or NULL when out of memory or too large.
+ */
+char *
+InboxArrayBinary(const char *const *items, size_t n, size_t stride, Oid element_type,
+				 bool jsonb, int *length)
+{
+	size_t		len = 20;
+	bool		nulls = false;
+	char	   *out;
+	char	   *p;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		const char *s = *(const char *const *) ((const char *) items + i * stride);
+
+		len += 4 + (s ? strlen(s) + (jsonb ? 1 : 0) : 0);
+		nulls |= s == NULL;
+	}
+	if (len > INT32_MAX)
+		return NULL;
+	p = out = malloc(len);
+	if (out == NULL)
+		return NULL;
+	p = put_be32(p, n > 0 ? 1 : 0);	/* dimensions */
+	p = put_be32(p, nulls ? 1 : 0);
+	p = put_be32(p, element_type);
+	if (n > 0)
+	{
+		p = put_be32(p, (uint32_t) n);
+		p = put_be32(p, 1);		/* lower bound */
+	}
+	for (size_t i = 0; i < n; i++)
+	{
+		const char *s = *(const char *const *) ((const char *) items + i * stride);
+		size_t		sl;
+
+		if (s == NULL)
+		{
+			p = put_be32(p, UINT32_MAX);	/* -1: NULL */
+			continue;
+		}
+		sl = strlen(s);
+		p = put_be32(p, (uint32_t) (sl + (jsonb ? 1 : 0)));
+		if (jsonb)
+			*p++ = JSONB_BINARY_VERSION;
+		memcpy(p, s, sl);
+		p += sl;
+	}
+	*length = (int) (p - out);
+	return out;
+}
+
 /* ---------------------------------------------------------------- ingest */
 
 /* Check the shape of an answer (status, id, received_at, detail) from column first */
@@ -258,7 +333,10 @@ PGINBOX_EXPORT int
 pginbox_ingest_batch(pginbox_conn *conn, const char *source, const pginbox_event *events,
 					 size_t n, pginbox_batch **batch)
 {
+	static const Oid types[3] = {TEXTOID, TEXTARRAYOID, JSONBARRAYOID};
+	static const int formats[3] = {0, 1, 1};
 	const char *values[3];
+	int			lengths[3] = {0, 0, 0};
 	char	   *ids;
 	char	   *payloads;
 	PGresult   *res;
@@ -270,8 +348,9 @@ pginbox_ingest_batch(pginbox_conn *conn, const char *source, const pginbox_event
 	if (batch == NULL || (events == NULL && n > 0))
 		return usage_error(conn, "pginbox_ingest_batch: events and batch must not be NULL");
 	*batch = NULL;
-	ids = InboxArrayLiteral(&events[0].event_id, n, sizeof(pginbox_event));
-	payloads = InboxArrayLiteral(&events[0].payload, n, sizeof(pginbox_event));
+	/* binary arrays: the payloads travel as they are, unescaped */
+	ids = InboxArrayBinary(&events[0].event_id, n, sizeof(pginbox_event), TEXTOID, false, &lengths[1]);
+	payloads = InboxArrayBinary(&events[0].payload, n, sizeof(pginbox_event), JSONBOID, true, &lengths[2]);
 	if (ids == NULL || payloads == NULL)
 	{
 		free(ids);
@@ -281,9 +360,9 @@ pginbox_ingest_batch(pginbox_conn *conn, const char *source, const pginbox_event
 	values[0] = source;
 	values[1] = ids;
 	values[2] = payloads;
-	res = InboxRun(conn,
-				   "SELECT ord, status, id, received_at, detail FROM inbox.ingest_many($1, $2::text[], $3::jsonb[])",
-				   3, values, BINARY, INBOX_RETRY_IDEMPOTENT);
+	res = InboxRunParams(conn,
+						 "SELECT ord, status, id, received_at, detail FROM inbox.ingest_many($1, $2, $3)",
+						 3, types, values, lengths, formats, BINARY, INBOX_RETRY_IDEMPOTENT);
 	free(ids);
 	free(payloads);
 	if (res == NULL)

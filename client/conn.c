@@ -396,6 +396,15 @@ PGresult *
 InboxRun(pginbox_conn *h, const char *sql, int nparams, const char *const *values,
 		 int result_format, InboxRetry retry)
 {
+	return InboxRunParams(h, sql, nparams, NULL, values, NULL, NULL, result_format, retry);
+}
+
+/* InboxRun with parameter types, lengths and formats, as PQexecParams takes them */
+PGresult *
+InboxRunParams(pginbox_conn *h, const char *sql, int nparams, const Oid *types,
+			   const char *const *values, const int *lengths, const int *formats,
+			   int result_format, InboxRetry retry)
+{
 	int64_t		deadline = InboxNowMs() + h->options.retry_total_ms;
 	int			attempt = 0;
 
@@ -461,7 +470,7 @@ InboxRun(pginbox_conn *h, const char *sql, int nparams, const char *const *value
 				break;
 		}
 
-		res = PQexecParams(h->pg, sql, nparams, NULL, values, NULL, NULL, result_format);
+		res = PQexecParams(h->pg, sql, nparams, types, values, lengths, formats, result_format);
 		st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 		if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK)
 			return res;

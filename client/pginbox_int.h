@@ -53,6 +53,9 @@ extern void InboxCopyError(PgInboxError *dst, const PgInboxError *src);
 extern void InboxFreeError(PgInboxError *e);
 extern PGresult *InboxRun(pginbox_conn *h, const char *sql, int nparams,
 						  const char *const *values, int result_format, InboxRetry retry);
+extern PGresult *InboxRunParams(pginbox_conn *h, const char *sql, int nparams, const Oid *types,
+								const char *const *values, const int *lengths, const int *formats,
+								int result_format, InboxRetry retry);
 extern void InboxEnsureHealthy(pginbox_conn *h);
 extern void InboxAbortRunner(pginbox_conn *h);
 extern bool InboxReconnect(pginbox_conn *h);
@@ -64,5 +67,7 @@ extern bool InboxConnectionLost(const PGconn *pg, const char *sqlstate);
 
 /* calls.c */
 extern char *InboxArrayLiteral(const char *const *items, size_t n, size_t stride);
+extern char *InboxArrayBinary(const char *const *items, size_t n, size_t stride,
+							  Oid element_type, bool jsonb, int *length);
 
 #endif							/* PGINBOX_INT_H */
