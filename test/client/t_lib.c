@@ -360,6 +360,23 @@ tx_deadlock_once(pginbox_conn *h, void *arg)
 	return 0;
 }
 
+/* the first attempt loses its backend in the middle of the transaction */
+static int
+tx_lose_backend_once(pginbox_conn *h, void *arg)
+{
+	TxState    *st = arg;
+	PGresult   *res;
+	pginbox_ingest_result r;
+
+	st->attempts++;
+	if (pginbox_ingest(h, "runner", "r-8", "{\"n\": 8}", NULL, &r) != 0)
+		return -1;
+	if (st->attempts == 1 &&
+		pginbox_exec(h, "SELECT pg_terminate_backend(pg_backend_pid())", 0, NULL, &res) != 0)
+		return -1;
+	return 0;
+}
+
 static int
 tx_always_40001(pginbox_conn *h, void *arg)
 {
@@ -450,6 +467,14 @@ test_runner(pginbox_conn *h)
 	ok(pginbox_transaction(h, PGINBOX_SERIALIZABLE, tx_deadlock_once, &st) == 0,
 	   "runner: 40P01 is retried");
 	is_int(st.attempts, 2, "runner: two attempts after a deadlock");
+
+	memset(&st, 0, sizeof(st));
+	ok(pginbox_transaction(h, PGINBOX_READ_COMMITTED, tx_lose_backend_once, &st) == 0,
+	   "runner: a connection lost before COMMIT runs the callback again on a new one");
+	is_int(st.attempts, 2, "runner: two attempts after the backend was terminated");
+	is_int(query_int(admin, "SELECT count(*) FROM inbox.events WHERE event_id = 'r-8'", 0, NULL), 1,
+		   "runner: the second attempt's work is committed, once");
+	check_healthy(h, 0, "a runner that lost its connection");
 
 	{
 		pginbox_options o;
