@@ -15,6 +15,8 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,6 +35,8 @@
 
 #define DEFAULT_BATCH 1000
 #define MAX_BATCH 10000
+#define MAX_JOBS 16
+#define FLEXIBLE_ARRAY_MEMBER	/* C99 */
 /* how often the progress line is redrawn, in seconds */
 #define PROGRESS_INTERVAL 0.25
 
@@ -41,6 +45,8 @@ static const char *progname = "pg_inbox";
 /* ---------------------------------------------------------------- messages */
 
 static bool progress_shown = false;
+/* lines of stderr come from several threads: each is written whole */
+static pthread_mutex_t output_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* Clear the progress line before anything else is written to stderr. */
 static void
@@ -61,12 +67,14 @@ message(const char *level, const char *fmt,...)
 {
 	va_list		ap;
 
+	pthread_mutex_lock(&output_lock);
 	clear_progress();
 	fprintf(stderr, "%s: %s: ", progname, level);
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
+	pthread_mutex_unlock(&output_lock);
 }
 
 /* The error on the handle, as PostgreSQL's tools print theirs. */
@@ -92,8 +100,9 @@ now_seconds(void)
 	return (double) ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+/* Connect; NULL (the error reported) when that failed. */
 static pginbox_conn *
-connect_or_exit(const char *conninfo)
+connect_to(const char *conninfo)
 {
 	pginbox_options options;
 	pginbox_conn *conn;
@@ -104,13 +113,13 @@ connect_or_exit(const char *conninfo)
 	if (conn == NULL)
 	{
 		message("error", "out of memory");
-		exit(EXIT_STOPPED);
+		return NULL;
 	}
 	if (pginbox_errkind(conn) != PGINBOX_OK)
 	{
 		report_error(conn, "could not connect");
 		pginbox_free(conn);
-		exit(EXIT_STOPPED);
+		return NULL;
 	}
 	return conn;
 }
@@ -150,6 +159,8 @@ usage_ingest(FILE *out)
 			"  -i, --id-field=PATH    the field that holds the event id, a dotted path\n"
 			"                         such as data.object.id (default: id)\n"
 			"  -b, --batch=N          events per batch, 1 to %d (default: %d)\n"
+			"  -j, --jobs=N           batches sent at once, on N connections, 1 to %d\n"
+			"                         (default: 1)\n"
 			"  -d, --dbname=CONNINFO  database name or connection string\n"
 			"  -?, --help             show this help, then exit\n\n"
 			"Malformed lines and lines without an id are reported with their line\n"
@@ -158,7 +169,7 @@ usage_ingest(FILE *out)
 			"Exit status: 0 every event line was ingested (inserted, duplicate or\n"
 			"conflict); 1 some lines were malformed, had no id or were rejected; 2 could\n"
 			"not connect, or the run stopped early; 3 usage error.\n",
-			progname, progname, MAX_BATCH, DEFAULT_BATCH);
+			progname, progname, MAX_BATCH, DEFAULT_BATCH, MAX_JOBS);
 }
 
 static void
@@ -189,20 +200,43 @@ typedef struct Pending
 {
 	char	   *id;
 	char	   *payload;
-	const char *file;
+	const char *file;			/* argv[i] or "stdin": lives as long as the run */
 	unsigned long line;
 } Pending;
 
+/* A batch read from the input, on its way to a connection. */
+typedef struct Batch
+{
+	int			n;
+	Pending		items[FLEXIBLE_ARRAY_MEMBER];
+} Batch;
+
+/*
+ * The run.  The main thread reads and checks lines and queues full batches;
+ * each of --jobs threads owns one connection (a handle is used by one thread
+ * at a time) and sends the batches it takes from the queue.  lock guards the
+ * queue, the counts and the flags; output_lock (in message()) keeps lines of
+ * stderr whole.
+ */
 typedef struct Ingest
 {
-	pginbox_conn *conn;
 	const char *source;
 	InboxJsonPath path;
 	int			batch_size;
+	int			jobs;
+	pginbox_conn **conns;
+	pthread_t  *threads;
 
-	Pending    *pending;
-	pginbox_event *events;
-	int			n_pending;
+	Batch	   *current;		/* being filled by the main thread */
+
+	pthread_mutex_t lock;
+	pthread_cond_t changed;		/* the queue or a flag changed */
+	Batch	  **queue;			/* a ring of queue_size */
+	int			queue_size;
+	int			queue_head;
+	int			queue_count;
+	bool		closing;		/* nothing more will be queued */
+	bool		stopped;		/* a batch failed: the run ends */
 
 	unsigned long lines;
 	unsigned long files;
@@ -220,17 +254,24 @@ show_progress(Ingest *in, bool force)
 {
 	double		now = now_seconds();
 	double		elapsed = now - in->started;
-	unsigned long events = in->counts[0] + in->counts[1] + in->counts[2] + in->counts[3];
+	unsigned long counts[4];
+	unsigned long events;
 
 	if (!in->progress || (!force && now - in->last_progress < PROGRESS_INTERVAL))
 		return;
 	in->last_progress = now;
+	pthread_mutex_lock(&in->lock);
+	memcpy(counts, in->counts, sizeof(counts));
+	pthread_mutex_unlock(&in->lock);
+	events = counts[0] + counts[1] + counts[2] + counts[3];
+	pthread_mutex_lock(&output_lock);
 	fprintf(stderr, "\r\033[K%lu lines: %lu inserted, %lu duplicate, %lu conflict, %lu rejected, "
 			"%lu malformed, %lu no id; %.0f events/s",
-			in->lines, in->counts[PGINBOX_INSERTED], in->counts[PGINBOX_DUPLICATE],
-			in->counts[PGINBOX_CONFLICT], in->counts[PGINBOX_REJECTED], in->malformed, in->no_id,
+			in->lines, counts[PGINBOX_INSERTED], counts[PGINBOX_DUPLICATE],
+			counts[PGINBOX_CONFLICT], counts[PGINBOX_REJECTED], in->malformed, in->no_id,
 			elapsed > 0 ? events / elapsed : 0.0);
 	progress_shown = true;
+	pthread_mutex_unlock(&output_lock);
 }
 
 static void
@@ -253,52 +294,132 @@ print_summary(const Ingest *in)
 }
 
 static void
-clear_pending(Ingest *in)
+free_batch(Batch *b)
 {
-	for (int i = 0; i < in->n_pending; i++)
+	if (b == NULL)
+		return;
+	for (int i = 0; i < b->n; i++)
 	{
-		free(in->pending[i].id);
-		free(in->pending[i].payload);
+		free(b->items[i].id);
+		free(b->items[i].payload);
 	}
-	in->n_pending = 0;
+	free(b);
 }
 
-/* Send the pending events; false when the run must stop. */
+/* Send one batch on conn and count its answers; false when it failed. */
 static bool
-flush(Ingest *in)
+send_batch(Ingest *in, pginbox_conn *conn, Batch *b, pginbox_event *events)
 {
-	pginbox_batch *batch;
+	pginbox_batch *answers;
 
-	if (in->n_pending == 0)
-		return true;
-	for (int i = 0; i < in->n_pending; i++)
+	for (int i = 0; i < b->n; i++)
 	{
-		in->events[i].event_id = in->pending[i].id;
-		in->events[i].payload = in->pending[i].payload;
+		events[i].event_id = b->items[i].id;
+		events[i].payload = b->items[i].payload;
 	}
-	if (pginbox_ingest_batch(in->conn, in->source, in->events, (size_t) in->n_pending, &batch) != 0)
+	if (pginbox_ingest_batch(conn, in->source, events, (size_t) b->n, &answers) != 0)
 	{
-		report_error(in->conn, "ingest failed");
-		message("detail", "The batch of lines %s:%lu to %s:%lu was not stored; earlier batches were.",
-				in->pending[0].file, in->pending[0].line,
-				in->pending[in->n_pending - 1].file, in->pending[in->n_pending - 1].line);
-		clear_pending(in);
+		pthread_mutex_lock(&in->lock);
+		/* the first failure is reported; the others are its echoes */
+		if (!in->stopped)
+		{
+			report_error(conn, "ingest failed");
+			message("detail", "The batch of lines %s:%lu to %s:%lu was not stored; the summary counts the batches that were.",
+					b->items[0].file, b->items[0].line, b->items[b->n - 1].file, b->items[b->n - 1].line);
+		}
+		in->stopped = true;
+		pthread_cond_broadcast(&in->changed);
+		pthread_mutex_unlock(&in->lock);
 		return false;
 	}
-	for (size_t i = 0; i < batch->n; i++)
+	pthread_mutex_lock(&in->lock);
+	for (size_t i = 0; i < answers->n; i++)
 	{
-		const pginbox_ingest_result *r = &batch->results[i];
-		const Pending *p = &in->pending[i];
+		const pginbox_ingest_result *r = &answers->results[i];
+		const Pending *p = &b->items[i];
 
 		in->counts[r->status]++;
 		if (r->status == PGINBOX_REJECTED || r->status == PGINBOX_CONFLICT)
 			message("warning", "%s:%lu: %s: %s", p->file, p->line,
 					pginbox_status_name(r->status), r->detail ? r->detail : "");
 	}
-	pginbox_batch_free(batch);
-	clear_pending(in);
-	show_progress(in, false);
+	pthread_mutex_unlock(&in->lock);
+	pginbox_batch_free(answers);
 	return true;
+}
+
+typedef struct Worker
+{
+	Ingest	   *in;
+	pginbox_conn *conn;
+} Worker;
+
+/* A sending thread: takes batches from the queue until it is closed and empty. */
+static void *
+worker_main(void *arg)
+{
+	Worker	   *w = arg;
+	Ingest	   *in = w->in;
+	pginbox_event *events = calloc((size_t) in->batch_size, sizeof(pginbox_event));
+
+	for (;;)
+	{
+		Batch	   *b = NULL;
+
+		pthread_mutex_lock(&in->lock);
+		while (in->queue_count == 0 && !in->closing && !in->stopped)
+			pthread_cond_wait(&in->changed, &in->lock);
+		if (in->queue_count > 0 && !in->stopped)
+		{
+			b = in->queue[in->queue_head];
+			in->queue_head = (in->queue_head + 1) % in->queue_size;
+			in->queue_count--;
+			pthread_cond_broadcast(&in->changed);
+		}
+		pthread_mutex_unlock(&in->lock);
+		if (b == NULL)
+			break;				/* closed and empty, or stopped */
+		if (events == NULL)
+		{
+			message("error", "out of memory");
+			pthread_mutex_lock(&in->lock);
+			in->stopped = true;
+			pthread_cond_broadcast(&in->changed);
+			pthread_mutex_unlock(&in->lock);
+			free_batch(b);
+			break;
+		}
+		(void) send_batch(in, w->conn, b, events);
+		free_batch(b);
+	}
+	free(events);
+	return NULL;
+}
+
+/* Queue the batch being filled (waiting for room); false when the run must stop. */
+static bool
+queue_current(Ingest *in)
+{
+	bool		ok;
+
+	if (in->current == NULL || in->current->n == 0)
+		return true;
+	pthread_mutex_lock(&in->lock);
+	while (in->queue_count == in->queue_size && !in->stopped)
+		pthread_cond_wait(&in->changed, &in->lock);
+	ok = !in->stopped;
+	if (ok)
+	{
+		in->queue[(in->queue_head + in->queue_count) % in->queue_size] = in->current;
+		in->queue_count++;
+		pthread_cond_broadcast(&in->changed);
+	}
+	pthread_mutex_unlock(&in->lock);
+	if (!ok)
+		free_batch(in->current);
+	in->current = NULL;
+	show_progress(in, false);
+	return ok;
 }
 
 /* Read one input to its end; false when the run must stop. */
@@ -317,6 +438,7 @@ ingest_file(Ingest *in, FILE *f, const char *name)
 		char		why[256];
 		char	   *id;
 		size_t		n = (size_t) len;
+		Pending    *p;
 
 		line_no++;
 		in->lines++;
@@ -338,18 +460,31 @@ ingest_file(Ingest *in, FILE *f, const char *name)
 			case INBOX_JSON_ID:
 				break;
 		}
-		in->pending[in->n_pending].id = id;
-		in->pending[in->n_pending].payload = strndup(line, n);
-		in->pending[in->n_pending].file = name;
-		in->pending[in->n_pending].line = line_no;
-		if (in->pending[in->n_pending].payload == NULL)
+		if (in->current == NULL)
+		{
+			in->current = malloc(offsetof(Batch, items) + sizeof(Pending) * (size_t) in->batch_size);
+			if (in->current == NULL)
+			{
+				free(id);
+				message("error", "out of memory");
+				ok = false;
+				break;
+			}
+			in->current->n = 0;
+		}
+		p = &in->current->items[in->current->n];
+		p->id = id;
+		p->payload = strndup(line, n);
+		p->file = name;
+		p->line = line_no;
+		if (p->payload == NULL)
 		{
 			free(id);
 			message("error", "out of memory");
 			ok = false;
 			break;
 		}
-		if (++in->n_pending == in->batch_size && !(ok = flush(in)))
+		if (++in->current->n == in->batch_size && !(ok = queue_current(in)))
 			break;
 	}
 	if (ok && ferror(f))
@@ -358,8 +493,7 @@ ingest_file(Ingest *in, FILE *f, const char *name)
 		ok = false;
 	}
 	free(line);
-	/* what is pending belongs to this input: its name must outlive the batch */
-	return ok && flush(in);
+	return ok;
 }
 
 static int
@@ -369,11 +503,13 @@ cmd_ingest(int argc, char **argv)
 		{"source", required_argument, NULL, 's'},
 		{"id-field", required_argument, NULL, 'i'},
 		{"batch", required_argument, NULL, 'b'},
+		{"jobs", required_argument, NULL, 'j'},
 		{"dbname", required_argument, NULL, 'd'},
 		{"help", no_argument, NULL, 'H'},
 		{NULL, 0, NULL, 0}
 	};
 	Ingest		in;
+	Worker	   *workers;
 	const char *id_field = "id";
 	const char *conninfo = NULL;
 	bool		ok = true;
@@ -381,13 +517,14 @@ cmd_ingest(int argc, char **argv)
 
 	memset(&in, 0, sizeof(in));
 	in.batch_size = DEFAULT_BATCH;
+	in.jobs = 1;
 	opterr = 0;
 	if (argc > 1 && strcmp(argv[1], "-?") == 0)
 	{
 		usage_ingest(stdout);
 		return EXIT_ALL_INGESTED;
 	}
-	while ((c = getopt_long(argc, argv, "s:i:b:d:", long_options, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "s:i:b:j:d:", long_options, NULL)) != -1)
 	{
 		char	   *end;
 		long		v;
@@ -410,6 +547,17 @@ cmd_ingest(int argc, char **argv)
 					return EXIT_USAGE;
 				}
 				in.batch_size = (int) v;
+				break;
+			case 'j':
+				errno = 0;
+				v = strtol(optarg, &end, 10);
+				if (errno || *end || v < 1 || v > MAX_JOBS)
+				{
+					message("error", "--jobs must be a whole number from 1 to %d, not \"%s\"", MAX_JOBS, optarg);
+					try_help("ingest");
+					return EXIT_USAGE;
+				}
+				in.jobs = (int) v;
 				break;
 			case 'd':
 				conninfo = optarg;
@@ -439,16 +587,41 @@ cmd_ingest(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
-	in.pending = calloc((size_t) in.batch_size, sizeof(Pending));
-	in.events = calloc((size_t) in.batch_size, sizeof(pginbox_event));
-	if (in.pending == NULL || in.events == NULL)
+	/* every connection first: one that cannot be made ends the run before it starts */
+	in.conns = calloc((size_t) in.jobs, sizeof(pginbox_conn *));
+	in.threads = calloc((size_t) in.jobs, sizeof(pthread_t));
+	workers = calloc((size_t) in.jobs, sizeof(Worker));
+	in.queue_size = 2 * in.jobs;
+	in.queue = calloc((size_t) in.queue_size, sizeof(Batch *));
+	if (in.conns == NULL || in.threads == NULL || workers == NULL || in.queue == NULL)
 	{
 		message("error", "out of memory");
 		return EXIT_STOPPED;
 	}
-	in.conn = connect_or_exit(conninfo);
+	for (int i = 0; i < in.jobs; i++)
+	{
+		in.conns[i] = connect_to(conninfo);
+		if (in.conns[i] == NULL)
+		{
+			for (int k = 0; k < i; k++)
+				pginbox_free(in.conns[k]);
+			return EXIT_STOPPED;
+		}
+	}
+	pthread_mutex_init(&in.lock, NULL);
+	pthread_cond_init(&in.changed, NULL);
 	in.progress = isatty(STDERR_FILENO);
 	in.started = now_seconds();
+	for (int i = 0; i < in.jobs; i++)
+	{
+		workers[i].in = &in;
+		workers[i].conn = in.conns[i];
+		if (pthread_create(&in.threads[i], NULL, worker_main, &workers[i]) != 0)
+		{
+			message("error", "could not start a thread");
+			return EXIT_STOPPED;
+		}
+	}
 
 	if (optind >= argc)
 		ok = ingest_file(&in, stdin, "stdin");
@@ -472,12 +645,37 @@ cmd_ingest(int argc, char **argv)
 		fclose(f);
 	}
 
+	/* the last batch, then let the threads finish what is queued */
+	if (ok)
+		ok = queue_current(&in);
+	else
+		free_batch(in.current);
+	pthread_mutex_lock(&in.lock);
+	in.closing = true;
+	pthread_cond_broadcast(&in.changed);
+	pthread_mutex_unlock(&in.lock);
+	for (int i = 0; i < in.jobs; i++)
+		pthread_join(in.threads[i], NULL);
+	/* a batch that failed stopped the run; what it left queued was never sent */
+	ok = ok && !in.stopped;
+	while (in.queue_count > 0)
+	{
+		free_batch(in.queue[in.queue_head]);
+		in.queue_head = (in.queue_head + 1) % in.queue_size;
+		in.queue_count--;
+	}
+
 	show_progress(&in, true);
 	print_summary(&in);
-	pginbox_free(in.conn);
+	for (int i = 0; i < in.jobs; i++)
+		pginbox_free(in.conns[i]);
+	pthread_mutex_destroy(&in.lock);
+	pthread_cond_destroy(&in.changed);
 	InboxJsonPathFree(&in.path);
-	free(in.pending);
-	free(in.events);
+	free(in.conns);
+	free(in.threads);
+	free(workers);
+	free(in.queue);
 	if (!ok)
 		return EXIT_STOPPED;
 	return (in.malformed || in.no_id || in.counts[PGINBOX_REJECTED]) ? EXIT_SOME_BAD : EXIT_ALL_INGESTED;
@@ -579,7 +777,9 @@ cmd_stats(int argc, char **argv)
 		try_help("stats");
 		return EXIT_USAGE;
 	}
-	conn = connect_or_exit(conninfo);
+	conn = connect_to(conninfo);
+	if (conn == NULL)
+		return EXIT_STOPPED;
 	if (pginbox_exec(conn, "SELECT * FROM inbox.stats ORDER BY source NULLS LAST", 0, NULL, &res) != 0)
 	{
 		report_error(conn, "could not read inbox.stats");
