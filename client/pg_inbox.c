@@ -2,6 +2,10 @@
  * pg_inbox.c
  *	  The pg_inbox command: ingest NDJSON, show the statistics.
  *
+ * ingest reads and checks lines on the main thread and sends full batches
+ * from --jobs threads, each with its own libpginbox handle, so that reading
+ * overlaps with the server's work.
+ *
  * Exit codes (also in the man page and the README):
  *	0  every event line was ingested (inserted, duplicate or conflict)
  *	1  the run completed, but some lines were malformed, had no event id, or
