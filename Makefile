@@ -1,6 +1,7 @@
 # pg_inbox: PGXS build of the extension, plus the project's own targets.
 #
-#   make / make install       build and install the extension (PG_CONFIG picks the server)
+#   make / make install       build and install the extension, the client library and
+#                             the pg_inbox command (PG_CONFIG picks the server)
 #   make test                 everything, on a throw-away cluster, installing what is missing
 #   make demo                 the quick tour, on a throw-away cluster
 #   make bench                benchmarks against raw SQL (not part of make test)
@@ -32,6 +33,19 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
 ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
+
+# the client library and the pg_inbox command: client/Makefile, installed
+# where the same PG_CONFIG says (see the README, "Installing the client")
+.PHONY: client install-client clean-client
+all: client
+client:
+	$(MAKE) -C client PG_CONFIG=$(PG_CONFIG)
+install: install-client
+install-client: client
+	$(MAKE) -C client PG_CONFIG=$(PG_CONFIG) install
+clean: clean-client
+clean-client:
+	$(MAKE) -C client clean
 else
 # a fresh machine: only the targets that install what is missing work
 all install installcheck:
