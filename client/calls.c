@@ -105,11 +105,24 @@ get_int4(const PGresult *r, int row, int col)
 	return PQgetisnull(r, row, col) ? 0 : (int32_t) (uint32_t) get_be(r, row, col, 4);
 }
 
-/* timestamptz as microseconds since 1970; 0 for NULL */
+/*
+ * timestamptz as microseconds since 1970; 0 for NULL.  'infinity' and
+ * '-infinity' (INT64_MAX and INT64_MIN since 2000) stay INT64_MAX and
+ * INT64_MIN; so does anything that would overflow on the way.
+ */
 static int64_t
 get_time(const PGresult *r, int row, int col)
 {
-	return PQgetisnull(r, row, col) ? 0 : get_int8(r, row, col) + POSTGRES_EPOCH_OFFSET_US;
+	int64_t		t;
+
+	if (PQgetisnull(r, row, col))
+		return 0;
+	t = get_int8(r, row, col);
+	if (t == INT64_MIN)
+		return INT64_MIN;
+	if (t > INT64_MAX - POSTGRES_EPOCH_OFFSET_US)
+		return INT64_MAX;
+	return t + POSTGRES_EPOCH_OFFSET_US;
 }
 
 /* text: libpq ends every value with a NUL; NULL for SQL NULL */
