@@ -166,6 +166,9 @@ usage_ingest(FILE *out)
 			"  -j, --jobs=N           batches sent at once, on N connections, 1 to %d\n"
 			"                         (default: 1)\n"
 			"  -d, --dbname=CONNINFO  database name or connection string\n"
+			"      --answers=FILE     append the server's answer for each event to FILE,\n"
+			"                         one line each: line number, event id, status, id\n"
+			"                         (tab-separated), written once its batch is answered\n"
 			"  -?, --help             show this help, then exit\n\n"
 			"Malformed lines and lines without an id are reported with their line\n"
 			"numbers and counted, and the run goes on; so are events the server rejects.\n"
@@ -241,6 +244,7 @@ typedef struct Ingest
 	int			queue_count;
 	bool		closing;		/* nothing more will be queued */
 	bool		stopped;		/* a batch failed: the run ends */
+	FILE	   *answers;		/* --answers, or NULL */
 
 	unsigned long lines;
 	unsigned long files;
@@ -310,6 +314,32 @@ free_batch(Batch *b)
 	free(b);
 }
 
+/* Write s as COPY's text format writes a field: \\, tab, newline, return escaped. */
+static void
+put_field(FILE *f, const char *s)
+{
+	for (; *s; s++)
+	{
+		switch (*s)
+		{
+			case '\\':
+				fputs("\\\\", f);
+				break;
+			case '\t':
+				fputs("\\t", f);
+				break;
+			case '\n':
+				fputs("\\n", f);
+				break;
+			case '\r':
+				fputs("\\r", f);
+				break;
+			default:
+				fputc(*s, f);
+		}
+	}
+}
+
 /* Send one batch on conn and count its answers; false when it failed. */
 static bool
 send_batch(Ingest *in, pginbox_conn *conn, Batch *b, pginbox_event *events)
@@ -346,6 +376,19 @@ send_batch(Ingest *in, pginbox_conn *conn, Batch *b, pginbox_event *events)
 		if (r->status == PGINBOX_REJECTED || r->status == PGINBOX_CONFLICT)
 			message("warning", "%s:%lu: %s: %s", p->file, p->line,
 					pginbox_status_name(r->status), r->detail ? r->detail : "");
+		if (in->answers)
+		{
+			fprintf(in->answers, "%lu\t", p->line);
+			put_field(in->answers, p->id);
+			fprintf(in->answers, "\t%s\t%" PRId64 "\n", pginbox_status_name(r->status), r->id);
+		}
+	}
+	/* the batch's answers reach the file before the next batch is sent */
+	if (in->answers && (fflush(in->answers) != 0 || ferror(in->answers)) && !in->stopped)
+	{
+		message("error", "could not write the answers file: %s", strerror(errno));
+		in->stopped = true;
+		pthread_cond_broadcast(&in->changed);
 	}
 	pthread_mutex_unlock(&in->lock);
 	pginbox_batch_free(answers);
@@ -509,10 +552,12 @@ cmd_ingest(int argc, char **argv)
 		{"batch", required_argument, NULL, 'b'},
 		{"jobs", required_argument, NULL, 'j'},
 		{"dbname", required_argument, NULL, 'd'},
+		{"answers", required_argument, NULL, 'A'},
 		{"help", no_argument, NULL, 'H'},
 		{NULL, 0, NULL, 0}
 	};
 	Ingest		in;
+	const char *answers = NULL;
 	Worker	   *workers;
 	const char *id_field = "id";
 	const char *conninfo = NULL;
@@ -566,6 +611,9 @@ cmd_ingest(int argc, char **argv)
 			case 'd':
 				conninfo = optarg;
 				break;
+			case 'A':
+				answers = optarg;
+				break;
 			case 'H':
 				usage_ingest(stdout);
 				return EXIT_ALL_INGESTED;
@@ -591,6 +639,17 @@ cmd_ingest(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 
+	if (answers)
+	{
+		in.answers = fopen(answers, "a");
+		if (in.answers == NULL)
+		{
+			message("error", "could not open \"%s\": %s", answers, strerror(errno));
+			InboxJsonPathFree(&in.path);
+			return EXIT_STOPPED;
+		}
+	}
+
 	/* every connection first: one that cannot be made ends the run before it starts */
 	in.conns = calloc((size_t) in.jobs, sizeof(pginbox_conn *));
 	in.threads = calloc((size_t) in.jobs, sizeof(pthread_t));
@@ -609,6 +668,8 @@ cmd_ingest(int argc, char **argv)
 		{
 			for (int k = 0; k < i; k++)
 				pginbox_free(in.conns[k]);
+			if (in.answers)
+				fclose(in.answers);
 			return EXIT_STOPPED;
 		}
 	}
@@ -680,6 +741,11 @@ cmd_ingest(int argc, char **argv)
 	free(in.threads);
 	free(workers);
 	free(in.queue);
+	if (in.answers && fclose(in.answers) != 0)
+	{
+		message("error", "could not write the answers file: %s", strerror(errno));
+		ok = false;
+	}
 	if (!ok)
 		return EXIT_STOPPED;
 	return (in.malformed || in.no_id || in.counts[PGINBOX_REJECTED]) ? EXIT_SOME_BAD : EXIT_ALL_INGESTED;

@@ -122,6 +122,38 @@ check "--id-field data.object.id: exit status 0" 0 $?
 check "--id-field data.object.id: the id taken from the path" 1 \
 	"$(psql -qAtX -c "SELECT count(*) FROM inbox.events WHERE source = 'by-object' AND event_id = 'in_7'")"
 
+# 4b. --answers: one line per answered event, "line, id, status, id", appended
+"$pg_inbox" ingest -s answers --batch 7 --answers "$work/answers" "$work/events.ndjson" >/dev/null 2>&1
+check "--answers: exit status 1" 1 $?
+check "--answers: a line per event answered (not per malformed or id-less line)" 278 "$(wc -l <"$work/answers")"
+check "--answers: the statuses add up as in the summary" "200 50 25 3" \
+	"$(for s in inserted duplicate conflict rejected; do awk -F'\t' -v s="$s" '$3 == s' "$work/answers" | wc -l; done | paste -sd' ')"
+check "--answers: the first line" "$(printf '1\tevt_1\tinserted\t%s' \
+	"$(psql -qAtX -c "SELECT id FROM inbox.events WHERE source = 'answers' AND event_id = 'evt_1'")")" \
+	"$(head -1 "$work/answers")"
+check "--answers: rejected lines with their line numbers and id 0" \
+	"$(sed -n 's/^rejected \(.*\)/\1 0/p' "$work/bad.txt" | paste -sd' ')" \
+	"$(awk -F'\t' '$3 == "rejected" {print $1, $4}' "$work/answers" | paste -sd' ')"
+check "--answers: every other line has the stored event's id" 0 \
+	"$(psql -qAtX -c "CREATE TEMP TABLE a (line int, key text, status text, id bigint)" \
+		-c "\\copy a FROM '$work/answers'" \
+		-c "SELECT count(*) FROM a LEFT JOIN inbox.events e ON e.source = 'answers' AND e.event_id = a.key
+		    WHERE a.status <> 'rejected' AND e.id IS DISTINCT FROM a.id")"
+"$pg_inbox" ingest -s answers --jobs 3 --batch 7 --answers "$work/answers" "$work/events.ndjson" >/dev/null 2>&1
+check "--answers: a second run appends its answers, none inserted" "556 0" \
+	"$(wc -l <"$work/answers") $(tail -278 "$work/answers" | awk -F'\t' '$3 == "inserted"' | wc -l)"
+printf '{"id": "tab\\there\\\\x\\ny"}\n' >"$work/odd.ndjson"
+"$pg_inbox" ingest -s answers-odd --answers "$work/odd-answers" "$work/odd.ndjson" >/dev/null 2>&1
+check "--answers: an id with a tab, a backslash and a newline is escaped as COPY reads it" \
+	$'1\ttab\\there\\\\x\\ny\tinserted' "$(cut -f1-3 "$work/odd-answers")"
+check "--answers: and COPY reads it back as the stored id" 1 \
+	"$(psql -qAtX -c "CREATE TEMP TABLE a (line int, key text, status text, id bigint)" \
+		-c "\\copy a FROM '$work/odd-answers'" \
+		-c "SELECT count(*) FROM a JOIN inbox.events e ON e.source = 'answers-odd' AND e.event_id = a.key AND e.id = a.id")"
+"$pg_inbox" ingest -s x --answers "$work/no-such-dir/answers" "$work/clean.ndjson" >/dev/null 2>"$work/err"
+check "--answers in a directory that does not exist: exit status 2" 2 $?
+check "--answers in a directory that does not exist: says so" 1 "$(grep -c '^pg_inbox: error: could not open' "$work/err")"
+
 # 5. a progress line on a terminal
 script -qec "$pg_inbox ingest -s tty $work/clean.ndjson" /dev/null >"$work/tty" 2>&1
 check "on a terminal: a progress line with the rate" 1 "$(grep -c 'events/s' "$work/tty")"
@@ -135,7 +167,7 @@ check "stats: the billing row, 200 pending" 1 "$(grep -cE '^ billing +\| +200 \|
 # 7. help and usage errors
 "$pg_inbox" ingest --help >"$work/help" 2>&1
 check "ingest --help: exit status 0" 0 $?
-check "ingest --help: names its options" 5 "$(grep -oE -- '--(source|id-field|batch|jobs|dbname)' "$work/help" | sort -u | wc -l)"
+check "ingest --help: names its options" 6 "$(grep -oE -- '--(source|id-field|batch|jobs|dbname|answers)' "$work/help" | sort -u | wc -l)"
 "$pg_inbox" stats --help >/dev/null 2>&1
 check "stats --help: exit status 0" 0 $?
 "$pg_inbox" --help >/dev/null 2>&1
@@ -168,7 +200,7 @@ check "stats without the extension: exit status 2" 2 $?
 # 9. under valgrind: a run with every kind of line, and stats
 if [ -n "$VALGRIND" ]; then
 	# shellcheck disable=SC2086 # VALGRIND is a command line
-	$VALGRIND "$pg_inbox" ingest -s valgrind --batch 50 "$work/events.ndjson" >/dev/null 2>"$work/vg"
+	$VALGRIND "$pg_inbox" ingest -s valgrind --batch 50 --answers "$work/vg-answers" "$work/events.ndjson" >/dev/null 2>"$work/vg"
 	check "valgrind: ingest has no memory errors or leaks" 1 $?
 	grep -v '^pg_inbox: ' "$work/vg" | sed 's/^/# /' | head -40
 	# shellcheck disable=SC2086
