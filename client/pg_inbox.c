@@ -670,6 +670,11 @@ cmd_ingest(int argc, char **argv)
 				pginbox_free(in.conns[k]);
 			if (in.answers)
 				fclose(in.answers);
+			InboxJsonPathFree(&in.path);
+			free(in.conns);
+			free(in.threads);
+			free(workers);
+			free(in.queue);
 			return EXIT_STOPPED;
 		}
 	}

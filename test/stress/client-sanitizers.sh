@@ -43,8 +43,7 @@ status=0
 prove -v "$tree/test/client/json.sh" "$tree/test/client/lib.sh" "$tree/test/client/restart.sh" \
 	"$tree/test/client/command.sh" >"$dir/prove.out" 2>&1 || status=$?
 check "t_json, t_lib, t_restart and the command's tests pass with the instrumented build" "0" "$status"
-note "  $(grep -E '^Files=' "$dir/prove.out")"
-grep -E '^(Result|.*\.sh \.\.)' "$dir/prove.out" | sed 's/^/#   /'
+note "  $(grep -c '^ok [0-9]' "$dir/prove.out") checks ok, $(grep -c '^not ok [0-9]' "$dir/prove.out") not ok; $(grep -E '^Files=' "$dir/prove.out")"
 if [ "$status" -ne 0 ]; then
 	grep -E '^not ok' -A3 "$dir/prove.out" | head -40 | sed 's/^/#   /'
 fi
