@@ -52,6 +52,6 @@ for corpus in "$root"/test/fuzz/corpus/*/; do
 	cp -r "$corpus" "$dir/corpus-$name"
 	run "$name" "$seconds s" -max_total_time="$seconds" -print_final_stats=1 "$dir/corpus-$name"
 	# "#123456 DONE cov: 141 ft: 298 corp: 14/9130b ..." and the final stats
-	note "  fuzz_$name: $(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/$name.$seconds s.log") executions in $(sed -n 's/^stat::.*//; s/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$dir/$name.$seconds s.log") s, $(sed -n 's/^stat::average_exec_per_sec: *//p' "$dir/$name.$seconds s.log")/s; $(grep -o 'cov: [0-9]* ft: [0-9]* corp: [0-9]*/[0-9]*[kMb]*' "$dir/$name.$seconds s.log" | tail -1); peak RSS $(sed -n 's/^stat::peak_rss_mb: *//p' "$dir/$name.$seconds s.log") MB"
+	note "  fuzz_$name: $(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/$name.$seconds s.log") executions in $(sed -n 's/^stat::.*//; s/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$dir/$name.$seconds s.log") s, $(sed -n 's/^stat::average_exec_per_sec: *//p' "$dir/$name.$seconds s.log")/s; $(grep -o 'cov: [0-9]* ft: [0-9]* corp: [0-9]*/[0-9]*[KMb]*' "$dir/$name.$seconds s.log" | tail -1); peak RSS $(sed -n 's/^stat::peak_rss_mb: *//p' "$dir/$name.$seconds s.log") MB"
 done
 tap_done
