@@ -6,7 +6,15 @@
  * is done: it stops after a claim found nothing, then again nothing once a
  * lease had time to run out.
  *
- *   claimer CONSUMER SOURCE LEASE_MS BATCH TIME_LIMIT_S
+ *   claimer CONSUMER SOURCE LEASE_MS BATCH TIME_LIMIT_S [hold | tx]
+ *
+ * With "hold" it claims one batch, prints "HELD <id>" for each event, and
+ * then waits to be killed: a worker that dies holding its events.  With
+ * "tx" it handles each event as examples/worker.c does: pginbox_transaction
+ * runs an INSERT into the table "handled" and the complete together (the
+ * runner runs them again after a connection lost before COMMIT); "DONE
+ * <id> u" then says that the connection was lost during COMMIT (08007: the
+ * outcome is unknown).
  *
  * The connection comes from the PG* variables (PGAPPNAME names it, so that
  * the fault injector finds its backends).  Stdout: one line per answered
@@ -21,7 +29,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pginbox.h"
 
@@ -31,6 +41,31 @@ sleep_ms(long ms)
 	struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
 
 	nanosleep(&ts, NULL);
+}
+
+typedef struct Handled
+{
+	int64_t		id;
+	const char *consumer;
+	bool		held;
+} Handled;
+
+/* the transaction's body: the application's write, then the complete */
+static int
+handle(pginbox_conn *conn, void *arg)
+{
+	Handled    *h = arg;
+	char		id[24];
+	const char *params[1] = {id};
+	PGresult   *res;
+
+	snprintf(id, sizeof(id), "%" PRId64, h->id);
+	if (pginbox_exec(conn, "INSERT INTO handled (id) VALUES ($1::bigint)", 1, params, &res) != 0)
+		return -1;
+	PQclear(res);
+	if (pginbox_complete(conn, h->id, h->consumer, &h->held) != 0)
+		return -1;
+	return h->held ? 0 : 1;		/* no longer ours: roll the INSERT back */
 }
 
 static int	last_pid = 0;
@@ -66,9 +101,13 @@ main(int argc, char **argv)
 	int			empty = 0;
 	int			status = 0;
 
-	if (argc != 6)
+	bool		hold = argc == 7 && strcmp(argv[6], "hold") == 0;
+	bool		tx = argc == 7 && strcmp(argv[6], "tx") == 0;
+	unsigned long unknown = 0;
+
+	if (argc != 6 && !hold && !tx)
 	{
-		fprintf(stderr, "usage: claimer CONSUMER SOURCE LEASE_MS BATCH TIME_LIMIT_S\n");
+		fprintf(stderr, "usage: claimer CONSUMER SOURCE LEASE_MS BATCH TIME_LIMIT_S [hold | tx]\n");
 		return 2;
 	}
 	consumer = argv[1];
@@ -121,11 +160,39 @@ main(int argc, char **argv)
 			continue;
 		}
 		empty = 0;
+		if (hold)
+		{
+			for (size_t i = 0; i < claimed->n; i++)
+				printf("HELD %" PRId64 "\n", claimed->events[i].id);
+			fflush(stdout);
+			for (;;)
+				pause();
+		}
 		for (size_t i = 0; i < claimed->n; i++)
 		{
 			bool		held;
+			int			rc;
 
-			if (pginbox_complete(conn, claimed->events[i].id, consumer, &held) != 0)
+			if (tx)
+			{
+				Handled		h = {claimed->events[i].id, consumer, false};
+
+				rc = pginbox_transaction(conn, PGINBOX_READ_COMMITTED, handle, &h);
+				held = h.held;
+				if (rc != 0 && pginbox_errkind(conn) == PGINBOX_ERR_CALLBACK)
+					rc = 0;		/* not held: rolled back, as it should be */
+				if (rc != 0 && strcmp(pginbox_sqlstate(conn), "08007") == 0)
+				{
+					note_backend(conn);
+					unknown++;
+					printf("DONE %" PRId64 " u\n", claimed->events[i].id);
+					fflush(stdout);
+					continue;
+				}
+			}
+			else
+				rc = pginbox_complete(conn, claimed->events[i].id, consumer, &held);
+			if (rc != 0)
 			{
 				note_backend(conn);
 				complete_errors++;
@@ -151,8 +218,8 @@ main(int argc, char **argv)
 			break;
 	}
 	fprintf(stderr, "# %s: %lu claimed, %lu completed, %lu not held at complete, "
-			"%lu claim errors, %lu complete errors, %lu reconnections\n",
-			consumer, claimed_n, done_held, done_not_held, claim_errors, complete_errors, reconnects);
+			"%lu claim errors, %lu complete errors, %lu commits unknown, %lu reconnections\n",
+			consumer, claimed_n, done_held, done_not_held, claim_errors, complete_errors, unknown, reconnects);
 	pginbox_free(conn);
 	return status;
 }

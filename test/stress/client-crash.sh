@@ -19,7 +19,9 @@
 # on after the restart (claim is not retried after it was sent, so a lost
 # claim's events wait for their lease; complete is retried) until nothing is
 # left, even after a lease: every event ends done, none is told
-# held-and-done twice, and no event stays processing past its lease.  TAP.
+# held-and-done twice, and no event stays processing past its lease: a third
+# worker that claimed 50 events and is killed with the postmaster has its
+# events claimed again and completed by the others.  TAP.
 set -euo pipefail
 cd "$(dirname "$0")"
 . ./cluster.sh
@@ -93,6 +95,13 @@ q -c "SELECT count(*) FROM generate_series(1, $events) g,
         inbox.ingest('work', 'w' || g, jsonb_build_object('n', g))" >/dev/null
 q -c "ANALYZE inbox.events"
 start=$(date +%s.%N)
+# a third worker claims a batch and holds it until it is killed with the
+# postmaster: its events must come back once their lease has passed
+PGAPPNAME=crash-worker "$dir/claimer" holder work "$lease_ms" 50 600 hold >"$dir/held" 2>"$dir/herr" &
+holder=$!
+while [ "$(grep -c HELD "$dir/held")" -lt 50 ] && kill -0 "$holder" 2>/dev/null; do
+	sleep 0.05
+done
 for c in 1 2; do
 	PGAPPNAME=crash-worker "$dir/claimer" "worker-$c" work "$lease_ms" 10 600 \
 		>"$dir/done.$c" 2>"$dir/werr.$c" &
@@ -105,6 +114,8 @@ while [ "$(cat "$dir"/done.* | wc -l)" -lt $((events / 5)) ] &&
 	sleep 0.05
 done
 at_kill=$(cat "$dir"/done.* | wc -l)
+kill -KILL "$holder"
+wait "$holder" 2>/dev/null || true
 killed=$(server_kill)
 server_restart_after_crash
 processing=$(q -c "SELECT count(*) FROM inbox.events WHERE source = 'work' AND state = 'processing'")
@@ -126,5 +137,11 @@ check "workers: both claimers went on after the restart and ran out of events (e
 check "workers: the kill came in the middle of the run" "t" \
 	"$([ "$at_kill" -gt 0 ] && [ "$at_kill" -lt "$events" ] && echo t || echo f)"
 check_worked work "$events" "$dir"/done.*
+q -c "CREATE TABLE held (id bigint)"
+awk '$1 == "HELD" {print $2}' "$dir/held" | q -c "COPY held FROM STDIN"
+check "workers: the 50 events held by the killed worker were claimed again after their lease and completed" "50 50 50" \
+	"$(q -c "SELECT count(*), count(*) FILTER (WHERE e.attempts >= 2 AND e.state = 'done'),
+	         count(*) FILTER (WHERE EXISTS (SELECT FROM worked_work w WHERE w.id = h.id AND w.held = 't'))
+	         FROM held h JOIN inbox.events e USING (id)" | tr '|' ' ')"
 note "workers: $(q -c "SELECT count(*) FROM inbox.events WHERE source = 'work' AND attempts > 1") events were claimed more than once"
 tap_done

@@ -84,31 +84,50 @@ check_rerun faults "$dir/input" answers
 createdb client_faults_work
 export PGDATABASE=client_faults_work
 q -c "CREATE EXTENSION pg_inbox"
-q -c "SELECT count(*) FROM generate_series(1, $events) g,
-        inbox.ingest('work', 'w' || g, jsonb_build_object('n', g))" >/dev/null
-q -c "ANALYZE inbox.events"
-logged=$(terminated_in_log)
-start=$(date +%s.%N)
-for c in 1 2; do
-	PGAPPNAME=faults-worker "$dir/claimer" "worker-$c" work "$lease_ms" 10 600 \
-		>"$dir/done.$c" 2>"$dir/werr.$c" &
-	echo $! >"$dir/worker.$c"
-done
-terminate faults-worker "$dir/wterminated" "$(cat "$dir/worker.1")" "$(cat "$dir/worker.2")"
-statuses=
-for c in 1 2; do
-	s=0
-	wait "$(cat "$dir/worker.$c")" || s=$?
-	statuses="$statuses$s "
-done
-note "workers: $events events, lease $lease_ms ms: $(cat "$dir/wterminated") backends terminated" \
-	"(the server logged $(($(terminated_in_log) - logged))); $(since "$start") s"
-grep -h '^# ' "$dir"/werr.* || true
-check "workers: backends were terminated during the run" "t" \
-	"$([ "$(cat "$dir/wterminated")" -gt 0 ] && echo t || echo f)"
-check "workers: both claimers ran out of events (exit status 0)" "0 0 " "$statuses"
-[ "$statuses" = "0 0 " ] || grep -hv '^# ' "$dir"/werr.* | sed 's/^/#   /' | tail -20
-check_worked work "$events" "$dir"/done.*
-note "workers: $(q -c "SELECT count(*) FROM inbox.events WHERE source = 'work' AND attempts > 1")" \
-	"events were claimed more than once (a claim lost with its connection, or a lease run out)"
+q -c "CREATE TABLE handled (id bigint PRIMARY KEY)"
+
+# workers SOURCE [tx]: two claimers over $events events of SOURCE, under faults
+workers() {
+	local source=$1 mode=${2:-} logged start statuses s c
+	q -c "SELECT count(*) FROM generate_series(1, $events) g,
+	        inbox.ingest('$source', 'w' || g, jsonb_build_object('n', g))" >/dev/null
+	q -c "ANALYZE inbox.events"
+	logged=$(terminated_in_log)
+	start=$(date +%s.%N)
+	for c in 1 2; do
+		# shellcheck disable=SC2086 # mode: no word or one
+		PGAPPNAME=faults-worker "$dir/claimer" "worker-$c" "$source" "$lease_ms" 10 600 $mode \
+			>"$dir/done.$source.$c" 2>"$dir/werr.$source.$c" &
+		echo $! >"$dir/worker.$c"
+	done
+	terminate faults-worker "$dir/wterminated" "$(cat "$dir/worker.1")" "$(cat "$dir/worker.2")"
+	statuses=
+	for c in 1 2; do
+		s=0
+		wait "$(cat "$dir/worker.$c")" || s=$?
+		statuses="$statuses$s "
+	done
+	note "$source: $events events, lease $lease_ms ms: $(cat "$dir/wterminated") backends terminated" \
+		"(the server logged $(($(terminated_in_log) - logged))); $(since "$start") s"
+	grep -h '^# ' "$dir"/werr."$source".* || true
+	check "$source: backends were terminated during the run" "t" \
+		"$([ "$(cat "$dir/wterminated")" -gt 0 ] && echo t || echo f)"
+	check "$source: both claimers ran out of events (exit status 0)" "0 0 " "$statuses"
+	[ "$statuses" = "0 0 " ] || grep -hv '^# ' "$dir"/werr."$source".* | sed 's/^/#   /' | tail -20
+	check_worked "$source" "$events" "$dir"/done."$source".*
+	note "$source: $(q -c "SELECT count(*) FROM inbox.events WHERE source = '$source' AND attempts > 1")" \
+		"events were claimed more than once (a claim lost with its connection, or a lease run out)"
+}
+
+# claim, then complete in a call of its own
+workers work
+# claim, then INSERT INTO handled and complete in one pginbox_transaction
+# (examples/worker.c): the table must hold exactly the done events
+workers worktx tx
+check "worktx: the handled table (written in the complete's transaction) holds exactly the done events" "0 0 $events" \
+	"$(q -c "SELECT (SELECT count(*) FROM handled h LEFT JOIN inbox.events e USING (id)
+	                 WHERE e.state IS DISTINCT FROM 'done' OR e.source <> 'worktx'),
+	                (SELECT count(*) FROM inbox.events e WHERE e.source = 'worktx'
+	                 AND e.state = 'done' AND NOT EXISTS (SELECT FROM handled h WHERE h.id = e.id)),
+	                (SELECT count(*) FROM handled)" | tr '|' ' ')"
 tap_done
