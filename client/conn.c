@@ -365,8 +365,8 @@ InboxEnsureHealthy(pginbox_conn *h)
  * socket), let libpq parse it, then read again to meet the end of the
  * stream.
  */
-static bool
-still_connected(PGconn *pg)
+bool
+InboxStillConnected(PGconn *pg)
 {
 	for (int i = 0; i < 2; i++)
 	{
@@ -446,7 +446,7 @@ InboxRunParams(pginbox_conn *h, const char *sql, int nparams, const Oid *types,
 		 * it was sent (which would stop a call that is not idempotent).
 		 */
 		if (PQtransactionStatus(h->pg) == PQTRANS_IDLE && !h->in_runner &&
-			!still_connected(h->pg))
+			!InboxStillConnected(h->pg))
 		{
 			if (!InboxReconnect(h))
 				goto retry;

@@ -289,7 +289,8 @@ typedef int (*pginbox_tx_fn) (pginbox_conn *conn, void *arg);
  * returns non-zero or any call inside it failed (such a failure has already
  * rolled the transaction back; later calls in fn then fail with 25P02).
  * Runs fn again, after a backoff, on 40001 and 40P01 and on a connection
- * lost before COMMIT was sent, up to tx_max_attempts times and
+ * lost before COMMIT was sent (also a backend that was terminated while the
+ * transaction was idle after fn), up to tx_max_attempts times and
  * retry_total_ms: fn must be safe to run more than once.  A connection lost
  * during COMMIT is not retried (SQLSTATE 08007: it may have committed).
  * Calling it from inside fn on the same handle fails with 0A000, and so

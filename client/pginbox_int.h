@@ -64,6 +64,7 @@ extern bool InboxBackoff(pginbox_conn *h, int attempt, int64_t deadline_ms);
 extern int64_t InboxNowMs(void);
 extern char *InboxScratch(pginbox_conn *h, size_t size);
 extern bool InboxConnectionLost(const PGconn *pg, const char *sqlstate);
+extern bool InboxStillConnected(PGconn *pg);
 
 /* calls.c */
 extern char *InboxArrayLiteral(const char *const *items, size_t n, size_t stride);

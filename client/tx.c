@@ -38,8 +38,24 @@ transaction_retryable(const PgInboxError *e)
 static int
 commit(pginbox_conn *h)
 {
-	PGresult   *res = PQexec(h->pg, "COMMIT");
-	ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+	PGresult   *res;
+	ExecStatusType st;
+
+	/*
+	 * A backend terminated while the transaction sat idle has said so
+	 * already: then it surely rolled back, and the callback can run again,
+	 * instead of a COMMIT that fails with an outcome it cannot know.
+	 */
+	if (!InboxStillConnected(h->pg))
+	{
+		InboxSetError(h, PGINBOX_ERR_CONNECTION, "08006",
+					  "the connection was lost before COMMIT was sent",
+					  "The transaction was rolled back with it.");
+		InboxDisconnect(h);
+		return 0;
+	}
+	res = PQexec(h->pg, "COMMIT");
+	st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 
 	if (st == PGRES_COMMAND_OK && strcmp(PQcmdStatus(res), "COMMIT") == 0)
 	{

@@ -360,6 +360,29 @@ tx_deadlock_once(pginbox_conn *h, void *arg)
 	return 0;
 }
 
+/*
+ * the first attempt's backend is terminated from outside after its last
+ * statement, while the transaction is idle: gone before COMMIT is sent
+ */
+static int
+tx_lose_backend_before_commit(pginbox_conn *h, void *arg)
+{
+	TxState    *st = arg;
+	pginbox_ingest_result r;
+	char		pid[16];
+	const char *params[1] = {pid};
+
+	st->attempts++;
+	if (pginbox_ingest(h, "runner", "r-9", "{\"n\": 9}", NULL, &r) != 0)
+		return -1;
+	if (st->attempts == 1)
+	{
+		snprintf(pid, sizeof(pid), "%d", PQbackendPID(pginbox_pgconn(h)));
+		PQclear(must_exec(admin, "SELECT pg_terminate_backend($1::integer, 5000)", 1, params));
+	}
+	return 0;
+}
+
 /* the first attempt loses its backend in the middle of the transaction */
 static int
 tx_lose_backend_once(pginbox_conn *h, void *arg)
@@ -475,6 +498,13 @@ test_runner(pginbox_conn *h)
 	is_int(query_int(admin, "SELECT count(*) FROM inbox.events WHERE event_id = 'r-8'", 0, NULL), 1,
 		   "runner: the second attempt's work is committed, once");
 	check_healthy(h, 0, "a runner that lost its connection");
+
+	memset(&st, 0, sizeof(st));
+	ok(pginbox_transaction(h, PGINBOX_READ_COMMITTED, tx_lose_backend_before_commit, &st) == 0,
+	   "runner: a backend terminated while the transaction was idle, before COMMIT, runs the callback again");
+	is_int(st.attempts, 2, "runner: two attempts, not 08007 (the COMMIT was never sent)");
+	is_int(query_int(admin, "SELECT count(*) FROM inbox.events WHERE event_id = 'r-9'", 0, NULL), 1,
+		   "runner: the second attempt's work is committed, once");
 
 	{
 		pginbox_options o;
