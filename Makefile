@@ -35,7 +35,10 @@ ifneq ($(wildcard $(PGXS)),)
 include $(PGXS)
 
 # the client library and the pg_inbox command: client/Makefile, installed
-# where the same PG_CONFIG says (see the README, "Installing the client")
+# where the same PG_CONFIG says (see the README, "Installing the client").
+# A copy of the extension alone (the sanitizer part of make stress builds
+# one) has no client directory and builds without it.
+ifneq ($(wildcard client/Makefile),)
 .PHONY: client install-client clean-client
 all: client
 client:
@@ -46,6 +49,7 @@ install-client: client
 clean: clean-client
 clean-client:
 	$(MAKE) -C client clean
+endif
 else
 # a fresh machine: only the targets that install what is missing work
 all install installcheck:
