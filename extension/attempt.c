@@ -108,9 +108,7 @@ attempt(PG_FUNCTION_ARGS)
 	char	   *sql;
 	volatile bool misuse = false;
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	tupdesc = BlessTupleDesc(tupdesc);
+	tupdesc = InboxResultDesc(fcinfo);
 
 	if (PG_ARGISNULL(0))
 		ereport(ERROR,

@@ -691,10 +691,10 @@ result_tuple(TupleDesc tupdesc, InboxResult *res, bool with_ord, int32 ord)
 
 /*
  * The result descriptor of a function with OUT parameters, built once per
- * call site and kept in fn_extra.
+ * call site and kept in fn_extra (which the caller must not use otherwise).
  */
-static TupleDesc
-result_desc(FunctionCallInfo fcinfo)
+TupleDesc
+InboxResultDesc(FunctionCallInfo fcinfo)
 {
 	TupleDesc	tupdesc = (TupleDesc) fcinfo->flinfo->fn_extra;
 
@@ -720,7 +720,7 @@ ingest_finish(FunctionCallInfo fcinfo, InboxIngest *st, InboxResult *res)
 {
 	InboxStatsCount(st->source, res->status);
 	ingest_end(st);
-	return HeapTupleGetDatum(result_tuple(result_desc(fcinfo), res, false, 0));
+	return HeapTupleGetDatum(result_tuple(InboxResultDesc(fcinfo), res, false, 0));
 }
 
 /*

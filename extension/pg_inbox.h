@@ -11,6 +11,8 @@
 #include "postgres.h"
 
 #include "access/attnum.h"
+#include "access/tupdesc.h"
+#include "fmgr.h"
 #include "nodes/pg_list.h"
 #include "utils/relcache.h"
 #include "utils/jsonb.h"
@@ -85,6 +87,9 @@ typedef struct InboxCatalog
 
 extern InboxCatalog *InboxGetCatalog(void);
 extern bool InboxCatalogIsValid(void);
+
+/* ingest.c: the cached result descriptor of a function with OUT parameters */
+extern TupleDesc InboxResultDesc(FunctionCallInfo fcinfo);
 
 /* store.c: storing a new event directly */
 typedef struct InboxNewEvent

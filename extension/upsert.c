@@ -1275,9 +1275,7 @@ upsert(PG_FUNCTION_ARGS)
 	UpsertAction action;
 	MemoryContext caller = CurrentMemoryContext;
 
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
-	tupdesc = BlessTupleDesc(tupdesc);
+	tupdesc = InboxResultDesc(fcinfo);
 
 	upsert_begin(&call, fcinfo, "data");
 	call.row_cxt = caller;
