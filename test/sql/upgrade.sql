@@ -56,6 +56,7 @@ WHERE source = '0.1.0' AND path IS NOT NULL ORDER BY target;
 ALTER EXTENSION pg_inbox UPDATE TO '0.2.0';
 SELECT status FROM inbox.ingest('upgrade', 'kept', '{"v": 1}');
 ALTER EXTENSION pg_inbox UPDATE TO '0.3.0';
+ALTER EXTENSION pg_inbox UPDATE TO '0.4.0';
 CREATE TEMP TABLE upgraded AS SELECT * FROM upgrade_inbox_objects();
 
 -- nothing missing, nothing extra, nothing different
