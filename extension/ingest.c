@@ -603,8 +603,9 @@ ingest_one(InboxIngest *st, text *event_id, Jsonb *payload, Size payload_size,
 	}
 	if (payload_size > (Size) st->max_payload)
 	{
-		reject(res, psprintf("payload is %zu bytes, over the limit of %d bytes for this source",
-							 payload_size, st->max_payload));
+		reject(res, psprintf("payload is %zu bytes, over the limit of %d %s for this source",
+							 payload_size, st->max_payload,
+							 st->max_payload == 1 ? "byte" : "bytes"));
 		return;
 	}
 	if (JB_ROOT_IS_SCALAR(payload))
@@ -625,9 +626,10 @@ ingest_one(InboxIngest *st, text *event_id, Jsonb *payload, Size payload_size,
 		}
 		if (VARSIZE(headers) - VARHDRSZ > (Size) st->max_payload)
 		{
-			reject(res, psprintf("headers are %zu bytes, over the limit of %d bytes for this source",
+			reject(res, psprintf("headers are %zu bytes, over the limit of %d %s for this source",
 								 (Size) (VARSIZE(headers) - VARHDRSZ),
-								 st->max_payload));
+								 st->max_payload,
+								 st->max_payload == 1 ? "byte" : "bytes"));
 			return;
 		}
 	}
@@ -785,8 +787,9 @@ raw_payload(InboxIngest *st, text *event_id, Datum body, bool body_isnull,
 	*body_size = toast_raw_datum_size(body) - VARHDRSZ;
 	if (*body_size > (Size) st->max_payload)
 	{
-		*problem = psprintf("body is %zu bytes, over the limit of %d bytes for this source",
-							*body_size, st->max_payload);
+		*problem = psprintf("body is %zu bytes, over the limit of %d %s for this source",
+							*body_size, st->max_payload,
+							st->max_payload == 1 ? "byte" : "bytes");
 		return NULL;
 	}
 	{
