@@ -109,6 +109,27 @@ FROM (SELECT ord, row_number() OVER () AS n
 	      (SELECT array_agg('k-' || (4999 - g) ORDER BY g) FROM generate_series(0, 4999) g),
 	      array_fill('{}'::text, ARRAY[5000]))) r;
 
+-- with a trigger on inbox.events, new events go through the prepared
+-- INSERT (SPI); the batch answers the same, in the caller's order
+CREATE TABLE raw_seen (n serial, event_id text);
+CREATE FUNCTION public.raw_seen_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO public.raw_seen (event_id) VALUES (NEW.event_id);
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER raw_seen BEFORE INSERT ON inbox.events
+	FOR EACH ROW EXECUTE FUNCTION public.raw_seen_trigger();
+SELECT ord, status, detail IS NOT NULL AS has_detail
+FROM inbox.ingest_raw_many('raw-trigger', ARRAY['t-c', 't-a', 't-b', 't-a', 't-x'],
+	ARRAY['{}', '[1]', '{"b": 1}', '[2]', '{bad'], ARRAY['{"h": 1}', NULL, 'null', '{}', '{}']::jsonb[]);
+SELECT ord, status FROM inbox.ingest_many('raw-trigger', ARRAY['t-z', 't-c'], ARRAY['{}', '{}']::jsonb[]);
+SELECT n, event_id FROM raw_seen ORDER BY n;
+SELECT event_id, headers FROM inbox.events WHERE source = 'raw-trigger' ORDER BY event_id;
+DROP TRIGGER raw_seen ON inbox.events;
+DROP FUNCTION public.raw_seen_trigger();
+DROP TABLE raw_seen;
+
 DELETE FROM inbox.events WHERE source LIKE 'raw-%' OR source = 'many-order';
 DELETE FROM inbox.sources WHERE source LIKE 'raw-%';
 DROP TABLE raw_log;
