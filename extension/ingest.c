@@ -771,6 +771,8 @@ static Jsonb *
 raw_payload(InboxIngest *st, text *event_id, Datum body, bool body_isnull,
 			Size *body_size, char **problem)
 {
+	text	   *text_body;
+
 	*body_size = 0;
 	if (st->source_problem != NULL)
 		*problem = pstrdup(st->source_problem);
@@ -792,11 +794,9 @@ raw_payload(InboxIngest *st, text *event_id, Datum body, bool body_isnull,
 							st->max_payload == 1 ? "byte" : "bytes");
 		return NULL;
 	}
-	{
-		text	   *b = DatumGetTextPP(body);
-
-		return InboxParseJson(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), problem);
-	}
+	text_body = DatumGetTextPP(body);
+	return InboxParseJson(VARDATA_ANY(text_body), VARSIZE_ANY_EXHDR(text_body),
+						  problem);
 }
 
 /*
