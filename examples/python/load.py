@@ -17,7 +17,8 @@ Checks, for each pattern: every delivery answered with the status its kind
 calls for, exactly one payment per distinct event, and for inbox no aborted
 transaction (xact_rollback of pg_stat_database).  Prints one line per
 pattern: deliveries/s and rolled-back transactions.  Exits 1 when a check
-fails.  Run in a database made with schema.sql; it empties the tables first.
+fails.  Run in a database made with schema.sql, with no other session
+connected to it (their counts would be missed); it empties the tables first.
 """
 
 import argparse
@@ -113,11 +114,13 @@ def xact_rollbacks():
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
-            for _ in range(100):
+            for i in range(101):
                 cur.execute("""SELECT count(*) FROM pg_stat_activity
                                WHERE datname = current_database() AND pid <> pg_backend_pid()""")
                 if cur.fetchone()[0] == 0:
                     break
+                if i == 100:
+                    raise RuntimeError("other sessions stay connected: their counts would be missed")
                 time.sleep(0.1)
             cur.execute("SELECT pg_stat_clear_snapshot()")
             cur.execute("""SELECT xact_rollback FROM pg_stat_database
