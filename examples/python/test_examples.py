@@ -1,7 +1,9 @@
 """Tests of the Python examples (docs/python.md), run by make test.
 
 They make a database of their own (inbox_example_py) with schema.sql, on
-the server of the PG* variables, and drop it at the end.
+the server of the PG* variables, and drop it at the end.  With
+INBOX_VIA_POOLER set, PG* point at pgbouncer in transaction mode
+(test/docs/pooler.sh).
 """
 
 import json
@@ -13,6 +15,7 @@ import psycopg2
 import psycopg2.errors
 
 DB = "inbox_example_py"
+VIA_POOLER = bool(os.environ.get("INBOX_VIA_POOLER"))     # test/docs/pooler.sh
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -249,6 +252,11 @@ class Load(Base):
         import load
         n = int(os.environ.get("LOAD_DELIVERIES", "2000"))
         deliveries = load.make_deliveries(n)
+        if VIA_POOLER:      # the pooler's server connections stay: no counting
+            ok, rate, rollbacks, problems = load.check("inbox", deliveries, 8, False)
+            self.assertEqual(problems, [])
+            print(f"# {n} deliveries, 8 threads, through the pooler: {rate:.0f}/s")
+            return
         ok, rate, rollbacks, problems = load.check("inbox", deliveries, 8)
         self.assertEqual(problems, [])
         self.assertEqual(rollbacks, 0)
