@@ -2,7 +2,7 @@
 /**
  * The load test of docs/node.md: deliveries from concurrent async workers.
  *
- *   node load.js [deliveries [workers [inbox|seed|both]]]
+ *   node load.js [deliveries [workers [inbox|seed|both [tsv]]]]
  *
  * The same deliveries as examples/python/load.py (default 2,000, half of them
  * redeliveries; one redelivery in 20 with other content, one in 50
@@ -170,16 +170,23 @@ async function main(argv) {
   const n = Number(argv[0] || 2000);
   const workers = Number(argv[1] || 8);
   const which = argv[2] || 'both';
+  const tsv = argv[3] === 'tsv';     // pattern, deliveries/s, rolled back, ok (make bench)
   const deliveries = makeDeliveries(n);
-  console.log(`node, pg ${require('pg/package.json').version}: ${n} deliveries of ${n / 2} events, ${workers} async workers`);
-  console.log(`${'pattern'.padEnd(44)} ${'deliveries/s'.padStart(12)} ${'rolled back'.padStart(12)}  checks`);
+  if (!tsv) {
+    console.log(`node, pg ${require('pg/package.json').version}: ${n} deliveries of ${n / 2} events, ${workers} async workers`);
+    console.log(`${'pattern'.padEnd(44)} ${'deliveries/s'.padStart(12)} ${'rolled back'.padStart(12)}  checks`);
+  }
   let failed = false;
   for (const pattern of which === 'both' ? ['inbox', 'seed'] : [which]) {
     const r = await check(pattern, deliveries, workers);
     const label = pattern === 'inbox' ? 'inbox.ingest_raw + payment, one transaction'
       : 'seed: INSERT, 23505, ROLLBACK, read';
-    console.log(`${label.padEnd(44)} ${r.rate.toFixed(0).padStart(12)} ${String(r.rollbacks).padStart(12)}  ${r.ok ? 'ok' : 'FAILED'}`);
-    for (const p of r.problems) console.log(`  ${p}`);
+    if (tsv) {
+      console.log(`${pattern}\t${r.rate.toFixed(1)}\t${r.rollbacks}\t${r.ok ? 'ok' : 'FAILED'}`);
+    } else {
+      console.log(`${label.padEnd(44)} ${r.rate.toFixed(0).padStart(12)} ${String(r.rollbacks).padStart(12)}  ${r.ok ? 'ok' : 'FAILED'}`);
+    }
+    for (const p of r.problems) (tsv ? console.error : console.log)(`  ${p}`);
     failed ||= !r.ok;
   }
   return failed ? 1 : 0;

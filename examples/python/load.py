@@ -1,6 +1,6 @@
 """The load test of docs/python.md: deliveries from concurrent workers.
 
-    load.py [--deliveries N] [--workers N] [--pattern inbox|seed|both]
+    load.py [--deliveries N] [--workers N] [--pattern inbox|seed|both] [--tsv]
 
 N deliveries (default 2,000) of N/2 distinct events: every event is
 delivered twice, in shuffled order; one redelivery in 20 has other content
@@ -197,20 +197,26 @@ def main(argv=None):
     parser.add_argument("--deliveries", type=int, default=2000)
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--pattern", choices=["inbox", "seed", "both"], default="both")
+    parser.add_argument("--tsv", action="store_true",
+                        help="print pattern, deliveries/s, rolled back, ok or FAILED (make bench)")
     args = parser.parse_args(argv)
     deliveries = make_deliveries(args.deliveries)
     patterns = ["inbox", "seed"] if args.pattern == "both" else [args.pattern]
-    print(f"python, SQLAlchemy + psycopg2: {len(deliveries)} deliveries of "
-          f"{len(deliveries) // 2} events, {args.workers} threads")
-    print(f"{'pattern':<44} {'deliveries/s':>12} {'rolled back':>12}  checks")
+    if not args.tsv:
+        print(f"python, SQLAlchemy + psycopg2: {len(deliveries)} deliveries of "
+              f"{len(deliveries) // 2} events, {args.workers} threads")
+        print(f"{'pattern':<44} {'deliveries/s':>12} {'rolled back':>12}  checks")
     failed = False
     for pattern in patterns:
         ok, rate, rollbacks, problems = check(pattern, deliveries, args.workers)
         label = ("inbox.ingest_raw + payment, one transaction" if pattern == "inbox"
                  else "seed: INSERT, IntegrityError, rollback, read")
-        print(f"{label:<44} {rate:>12.0f} {rollbacks:>12}  {'ok' if ok else 'FAILED'}")
+        if args.tsv:
+            print(f"{pattern}\t{rate:.1f}\t{rollbacks}\t{'ok' if ok else 'FAILED'}")
+        else:
+            print(f"{label:<44} {rate:>12.0f} {rollbacks:>12}  {'ok' if ok else 'FAILED'}")
         for p in problems:
-            print(f"  {p}")
+            print(f"  {p}", file=sys.stderr if args.tsv else sys.stdout)
         failed |= not ok
     return 1 if failed else 0
 
