@@ -1,9 +1,11 @@
 -- pg_inbox demo: a webhook endpoint's deliveries, as a provider sends them.
--- Run by "make demo" in a throw-away cluster; safe to read top to bottom.
+-- Run it in a new, empty database: psql -d DBNAME -f examples/demo.sql.  It
+-- creates the extension (if the database does not have it yet) and a table
+-- "orders" of its own.  test/docs/demo.sh runs it; safe to read top to bottom.
 \set QUIET on
 \pset footer off
 SET client_min_messages = warning;
-CREATE EXTENSION pg_inbox;
+CREATE EXTENSION IF NOT EXISTS pg_inbox;
 CREATE TABLE orders (id bigint PRIMARY KEY, status text);
 \set QUIET off
 
