@@ -316,21 +316,41 @@ read_stored_event(InboxIngest *st, const uint8 *digest, InboxResult *res)
  * transaction's snapshot.  Look for a version of the key that the snapshot
  * sees, with an ordinary MVCC index scan: under SERIALIZABLE that scan also
  * takes the predicate locks that make a duplicate answer count as a read.
- * Returns false if no version is visible.
+ *
+ * The version seen must belong to the event that holds the key now, whose
+ * id is live_id: an older version of it (a worker updated the event after
+ * the snapshot) answers as well as the newest, since the key, id,
+ * received_at and digest never change.  A version of another event is one
+ * that was deleted (purged) after the snapshot, the key stored again since:
+ * answering from it would name an event that no longer exists.  Returns
+ * false, as when no version is visible, and the caller raises 40001, as the
+ * executor does for INSERT ... ON CONFLICT when the conflicting row is not
+ * visible to the transaction snapshot.  *purged tells which case it was.
  */
 static bool
 probe_key_in_snapshot(InboxIngest *st, ScanKey skey, const uint8 *digest,
-					  InboxResult *res)
+					  int64 live_id, InboxResult *res, bool *purged)
 {
 	IndexScanDesc scan;
 	bool		found = false;
 
+	*purged = false;
 	scan = index_beginscan(st->events, st->key_index, GetActiveSnapshot(), 2, 0);
 	index_rescan(scan, skey, 2, NULL, 0);
 	if (index_getnext_slot(scan, ForwardScanDirection, st->slot))
 	{
-		read_stored_event(st, digest, res);
-		found = true;
+		bool		isnull;
+		int64		id;
+
+		id = DatumGetInt64(slot_getattr(st->slot, st->cat->ev[INBOX_COL_ID],
+										&isnull));
+		if (!isnull && id == live_id)
+		{
+			read_stored_event(st, digest, res);
+			found = true;
+		}
+		else
+			*purged = true;
 	}
 	index_endscan(scan);
 	ExecClearTuple(st->slot);
@@ -426,13 +446,19 @@ probe_key(InboxIngest *st, text *event_id, const uint8 *digest,
 		CHECK_FOR_INTERRUPTS();
 	}
 
-	if (found && IsolationUsesXactSnapshot() && !ours &&
-		!probe_key_in_snapshot(st, skey, digest, res))
-		ereport(ERROR,
-				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("could not serialize access due to concurrent update"),
-				 errdetail("Another transaction stored the same source and event id after this transaction's snapshot was taken."),
-				 errhint("Retry the transaction.")));
+	if (found && IsolationUsesXactSnapshot() && !ours)
+	{
+		bool		purged;
+
+		if (!probe_key_in_snapshot(st, skey, digest, res->id, res, &purged))
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to concurrent update"),
+					 purged ?
+					 errdetail("The event with this source and event id that this transaction's snapshot sees was deleted, and another transaction stored the key again, after the snapshot was taken.") :
+					 errdetail("Another transaction stored the same source and event id after this transaction's snapshot was taken."),
+					 errhint("Retry the transaction.")));
+	}
 	return found;
 }
 
