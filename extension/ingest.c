@@ -32,12 +32,14 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "commands/sequence.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
 #include "miscadmin.h"
 #include "storage/lmgr.h"
+#include "storage/lock.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -92,24 +94,34 @@ typedef struct InboxIngest
 	bool		spi_connected;
 	bool		store_checked;	/* has the way to insert been chosen? */
 	bool		store_direct;	/* insert with store.c, not with SQL */
+	bool		store_plain;	/* SQL without ON CONFLICT, under the key's
+								 * lock (see lock_key()) */
 	InboxStore	store;
 } InboxIngest;
 
 /*
- * The prepared INSERT, kept for the backend's life.  Its ON CONFLICT names no
- * conflict target: a target would need SELECT on its columns, and a writer
- * role has INSERT only.  The unique key on (source, event_id) is the only
- * one a new event can meet, since ids come from the sequence; a conflict on
- * any unique index a user adds is reported by ingest_one().
+ * The prepared INSERTs, kept for the backend's life.  The ON CONFLICT of the
+ * first names no conflict target: a target (columns or a constraint's name)
+ * would need SELECT on its columns, and a writer role has INSERT only.  The
+ * unique key on (source, event_id) is the only one a new event can meet,
+ * since ids come from the sequence; a conflict on any unique index a user
+ * adds is reported by ingest_one().  PostgreSQL refuses a bare ON CONFLICT
+ * when the table has a deferrable unique index, and it would swallow an
+ * exclusion constraint's violation: the second, plain INSERT is used then,
+ * and the key's lock stands in for ON CONFLICT (see lock_key()).
  */
 static SPIPlanPtr inbox_insert_plan = NULL;
+static SPIPlanPtr inbox_insert_plain_plan = NULL;
 
-#define INSERT_SQL \
+#define INSERT_PLAIN_SQL \
 	"INSERT INTO inbox.events" \
 	" (id, source, event_id, payload_digest, received_at, available_at, headers, payload)" \
 	" OVERRIDING SYSTEM VALUE" \
-	" VALUES ($1, $2, $3, $4, $5, $5, $6, $7)" \
-	" ON CONFLICT DO NOTHING"
+	" VALUES ($1, $2, $3, $4, $5, $5, $6, $7)"
+#define INSERT_SQL INSERT_PLAIN_SQL " ON CONFLICT DO NOTHING"
+
+/* field4 of the advisory lock tags of keys (objsubid in pg_locks) */
+#define INBOX_KEY_LOCK_FIELD4	18754
 
 static void
 reject(InboxResult *res, char *detail)
@@ -462,20 +474,20 @@ probe_key(InboxIngest *st, text *event_id, const uint8 *digest,
 	return found;
 }
 
-static void
-prepare_insert_plan(void)
+static SPIPlanPtr
+prepare_insert_plan(const char *sql)
 {
 	Oid			argtypes[7] = {INT8OID, TEXTOID, TEXTOID, BYTEAOID,
 	TIMESTAMPTZOID, JSONBOID, JSONBOID};
 	SPIPlanPtr	plan;
 
-	plan = SPI_prepare(INSERT_SQL, 7, argtypes);
+	plan = SPI_prepare(sql, 7, argtypes);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
-			 INSERT_SQL, SPI_result_code_string(SPI_result));
+			 sql, SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "SPI_keepplan failed");
-	inbox_insert_plan = plan;
+	return plan;
 }
 
 /*
@@ -489,6 +501,7 @@ insert_event_sql(InboxIngest *st, const InboxNewEvent *ev)
 	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	int			rc;
 	MemoryContext cxt = CurrentMemoryContext;
+	SPIPlanPtr *plan = st->store_plain ? &inbox_insert_plain_plan : &inbox_insert_plan;
 
 	/*
 	 * SPI leaves CurrentMemoryContext at its own procedure context after
@@ -503,9 +516,9 @@ insert_event_sql(InboxIngest *st, const InboxNewEvent *ev)
 		st->spi_connected = true;
 		MemoryContextSwitchTo(cxt);
 	}
-	if (inbox_insert_plan == NULL)
+	if (*plan == NULL)
 	{
-		prepare_insert_plan();
+		*plan = prepare_insert_plan(st->store_plain ? INSERT_PLAIN_SQL : INSERT_SQL);
 		MemoryContextSwitchTo(cxt);
 	}
 
@@ -519,7 +532,7 @@ insert_event_sql(InboxIngest *st, const InboxNewEvent *ev)
 		nulls[5] = 'n';
 	values[6] = PointerGetDatum(ev->payload);
 
-	rc = SPI_execute_plan(inbox_insert_plan, values, nulls, false, 0);
+	rc = SPI_execute_plan(*plan, values, nulls, false, 0);
 	MemoryContextSwitchTo(cxt);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
@@ -537,6 +550,47 @@ typedef enum InboxInsertOutcome
 } InboxInsertOutcome;
 
 /*
+ * Choose, once per call, how new events are stored.
+ */
+static void
+choose_store(InboxIngest *st)
+{
+	MemoryContext cxt;
+
+	if (st->store_checked)
+		return;
+	cxt = MemoryContextSwitchTo(st->call_cxt);
+	st->store_direct =
+		InboxStoreUsable(st->events, st->cat, &st->cat->events_shape) &&
+		InboxStoreBegin(&st->store, st->events, st->cat);
+	st->store_plain = !st->store_direct && !InboxStoreBareOnConflict(st->events);
+	st->store_checked = true;
+	MemoryContextSwitchTo(cxt);
+}
+
+/*
+ * The lock of a key, for the plain INSERT: an advisory lock (objsubid
+ * INBOX_KEY_LOCK_FIELD4 in pg_locks) on a hash of the key, held from the
+ * probe that finds the key absent until the row is in the index.  Every
+ * ingest that inserts this way takes it, so none can store the key between
+ * another's probe and insert; an insert still in progress once the lock is
+ * released is waited for by the probe, as usual.  Keys whose hashes collide
+ * merely wait for each other's insert.
+ */
+static void
+key_lock_tag(LOCKTAG *tag, text *source, text *event_id)
+{
+	uint64		h;
+
+	h = hash_bytes_extended((const unsigned char *) VARDATA_ANY(source),
+							VARSIZE_ANY_EXHDR(source), 0);
+	h = hash_bytes_extended((const unsigned char *) VARDATA_ANY(event_id),
+							VARSIZE_ANY_EXHDR(event_id), h);
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) (h >> 32), (uint32) h,
+						 INBOX_KEY_LOCK_FIELD4);
+}
+
+/*
  * Insert a key found absent.
  */
 static InboxInsertOutcome
@@ -548,16 +602,7 @@ insert_event(InboxIngest *st, text *event_id, const uint8 *digest,
 
 	PreventCommandIfReadOnly("inbox.ingest of a new event");
 
-	if (!st->store_checked)
-	{
-		MemoryContext cxt = MemoryContextSwitchTo(st->call_cxt);
-
-		st->store_direct =
-			InboxStoreUsable(st->events, st->cat, &st->cat->events_shape) &&
-			InboxStoreBegin(&st->store, st->events, st->cat);
-		st->store_checked = true;
-		MemoryContextSwitchTo(cxt);
-	}
+	choose_store(st);
 
 	/* the identity column's own rule: inserting rows is the privilege */
 	ev.id = nextval_internal(st->cat->events_seq, false);
@@ -598,6 +643,8 @@ ingest_one(InboxIngest *st, text *event_id, Jsonb *payload, Size payload_size,
 	char	   *problem;
 	int			empty_rounds = 0;
 	int			races = 0;
+	bool		key_locked = false;
+	LOCKTAG		key_lock;
 
 	if (st->source_problem != NULL)
 	{
@@ -651,7 +698,7 @@ ingest_one(InboxIngest *st, text *event_id, Jsonb *payload, Size payload_size,
 		InboxInsertOutcome outcome;
 
 		if (probe_key(st, event_id, digest, res))
-			return;
+			break;
 
 		/*
 		 * The SQL INSERT stored nothing and no row has the key.  ON CONFLICT
@@ -667,7 +714,7 @@ ingest_one(InboxIngest *st, text *event_id, Jsonb *payload, Size payload_size,
 				st->events->trigdesc->trig_insert_before_row)
 			{
 				reject(res, pstrdup("a BEFORE INSERT trigger on inbox.events skipped the event"));
-				return;
+				break;
 			}
 			if (empty_rounds >= INBOX_MAX_EMPTY_ROUNDS)
 				ereport(ERROR,
@@ -677,14 +724,30 @@ ingest_one(InboxIngest *st, text *event_id, Jsonb *payload, Size payload_size,
 						 errhint("Drop the unique indexes that were added to inbox.events.")));
 		}
 
+		/* the plain INSERT: take the key's lock, then probe again */
+		if (!key_locked)
+		{
+			PreventCommandIfReadOnly("inbox.ingest of a new event");
+			choose_store(st);
+			if (st->store_plain)
+			{
+				key_lock_tag(&key_lock, st->source, event_id);
+				(void) LockAcquire(&key_lock, ExclusiveLock, false, false);
+				key_locked = true;
+				continue;
+			}
+		}
+
 		outcome = insert_event(st, event_id, digest, payload, headers, res);
 		if (outcome == INBOX_STORED)
-			return;
+			break;
 		if (outcome == INBOX_NOTHING)
 			empty_rounds++;
 		else if (++races > INBOX_MAX_KEY_ROUNDS)
 			key_kept_changing();
 	}
+	if (key_locked)
+		LockRelease(&key_lock, ExclusiveLock, false);
 }
 
 static HeapTuple
