@@ -29,6 +29,7 @@ SELECT row_number() OVER (), b FROM unnest(ARRAY[
 ]) b;
 
 \set cases 3000
+\set seed 0.5
 \i test/sql/include/json_fuzz.sql
 INSERT INTO fuzz_case SELECT * FROM fixed_case;
 
@@ -54,6 +55,7 @@ CREATE DATABASE inbox_fuzz_ascii TEMPLATE template0 ENCODING 'SQL_ASCII' LC_COLL
 SET client_min_messages = warning;
 CREATE EXTENSION pg_inbox;
 \set cases 500
+\set seed 0.5
 \i test/sql/include/json_fuzz.sql
 SELECT c.problem, count(*), min(c.case_no) AS first_case, min(c.body_start) AS example
 FROM fuzz_case f, pg_temp.check_body(f.n, f.body) c
@@ -64,6 +66,7 @@ SELECT count(*) > 100 AS many_stored FROM inbox.events WHERE source = 'fuzz' AND
 SET client_min_messages = warning;
 CREATE EXTENSION pg_inbox;
 \set cases 500
+\set seed 0.5
 \i test/sql/include/json_fuzz.sql
 SELECT c.problem, count(*), min(c.case_no) AS first_case, min(c.body_start) AS example
 FROM fuzz_case f, pg_temp.check_body(f.n, f.body) c

@@ -156,6 +156,6 @@ END $$;
 
 CREATE TEMP TABLE fuzz_case (n int PRIMARY KEY, body text);
 
--- :cases generated bodies, after the fixed ones
-SELECT setseed(0.5);
+-- :cases generated bodies from seed :seed, after the fixed ones
+SELECT setseed(:seed);
 INSERT INTO fuzz_case SELECT 1000 + g, pg_temp.gen_body() FROM generate_series(1, :cases) g;
