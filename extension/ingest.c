@@ -95,7 +95,9 @@ typedef struct InboxIngest
 	bool		store_checked;	/* has the way to insert been chosen? */
 	bool		store_direct;	/* insert with store.c, not with SQL */
 	bool		store_plain;	/* SQL without ON CONFLICT, under the key's
-								 * lock (see lock_key()) */
+								 * lock (see key_lock_tag()) */
+	int64		drawn_id;		/* the id of the last insert that stored
+								 * nothing it could report, or 0 */
 	InboxStore	store;
 } InboxIngest;
 
@@ -474,14 +476,15 @@ probe_key(InboxIngest *st, text *event_id, const uint8 *digest,
 	return found;
 }
 
+static Oid	insert_argtypes[7] = {INT8OID, TEXTOID, TEXTOID, BYTEAOID,
+TIMESTAMPTZOID, JSONBOID, JSONBOID};
+
 static SPIPlanPtr
 prepare_insert_plan(const char *sql)
 {
-	Oid			argtypes[7] = {INT8OID, TEXTOID, TEXTOID, BYTEAOID,
-	TIMESTAMPTZOID, JSONBOID, JSONBOID};
 	SPIPlanPtr	plan;
 
-	plan = SPI_prepare(sql, 7, argtypes);
+	plan = SPI_prepare(sql, 7, insert_argtypes);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
 			 sql, SPI_result_code_string(SPI_result));
@@ -502,6 +505,7 @@ insert_event_sql(InboxIngest *st, const InboxNewEvent *ev)
 	int			rc;
 	MemoryContext cxt = CurrentMemoryContext;
 	SPIPlanPtr *plan = st->store_plain ? &inbox_insert_plain_plan : &inbox_insert_plan;
+	bool		rules = st->events->rd_rules != NULL;
 
 	/*
 	 * SPI leaves CurrentMemoryContext at its own procedure context after
@@ -516,7 +520,7 @@ insert_event_sql(InboxIngest *st, const InboxNewEvent *ev)
 		st->spi_connected = true;
 		MemoryContextSwitchTo(cxt);
 	}
-	if (*plan == NULL)
+	if (*plan == NULL && !rules)
 	{
 		*plan = prepare_insert_plan(st->store_plain ? INSERT_PLAIN_SQL : INSERT_SQL);
 		MemoryContextSwitchTo(cxt);
@@ -532,11 +536,22 @@ insert_event_sql(InboxIngest *st, const InboxNewEvent *ev)
 		nulls[5] = 'n';
 	values[6] = PointerGetDatum(ev->payload);
 
-	rc = SPI_execute_plan(*plan, values, nulls, false, 0);
+	/*
+	 * A rule on inbox.events can rewrite the INSERT into other statements,
+	 * or into none, and whether the event was stored is then for the probe
+	 * to find out (see ingest_one()).  Such a statement is not kept: a plan
+	 * that a rule rewrote into nothing depends on no relation, and would
+	 * never be invalidated when the rule goes.
+	 */
+	if (rules)
+		rc = SPI_execute_with_args(INSERT_PLAIN_SQL, 7, insert_argtypes,
+								   values, nulls, false, 0);
+	else
+		rc = SPI_execute_plan(*plan, values, nulls, false, 0);
 	MemoryContextSwitchTo(cxt);
-	if (rc != SPI_OK_INSERT)
+	if (rc != SPI_OK_INSERT && rc != SPI_OK_REWRITTEN)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-	return SPI_processed > 0;
+	return rc == SPI_OK_INSERT && !rules && SPI_processed > 0;
 }
 
 /* what became of an insert */
@@ -622,7 +637,10 @@ insert_event(InboxIngest *st, text *event_id, const uint8 *digest,
 	pfree(ev.digest);
 
 	if (!stored)
+	{
+		st->drawn_id = ev.id;
 		return st->store_direct ? INBOX_RACED : INBOX_NOTHING;
+	}
 
 	res->status = INBOX_INSERTED;
 	res->id = ev.id;
@@ -645,6 +663,8 @@ ingest_one(InboxIngest *st, text *event_id, Jsonb *payload, Size payload_size,
 	int			races = 0;
 	bool		key_locked = false;
 	LOCKTAG		key_lock;
+
+	st->drawn_id = 0;
 
 	if (st->source_problem != NULL)
 	{
@@ -698,7 +718,15 @@ ingest_one(InboxIngest *st, text *event_id, Jsonb *payload, Size payload_size,
 		InboxInsertOutcome outcome;
 
 		if (probe_key(st, event_id, digest, res))
+		{
+			/* the SQL INSERT stored the event without saying so (a rule) */
+			if (empty_rounds > 0 && res->id == st->drawn_id)
+			{
+				res->status = INBOX_INSERTED;
+				res->detail = NULL;
+			}
 			break;
+		}
 
 		/*
 		 * The SQL INSERT stored nothing and no row has the key.  ON CONFLICT
@@ -714,6 +742,11 @@ ingest_one(InboxIngest *st, text *event_id, Jsonb *payload, Size payload_size,
 				st->events->trigdesc->trig_insert_before_row)
 			{
 				reject(res, pstrdup("a BEFORE INSERT trigger on inbox.events skipped the event"));
+				break;
+			}
+			if (st->events->rd_rules != NULL)
+			{
+				reject(res, pstrdup("a rule on inbox.events did not store the event"));
 				break;
 			}
 			if (empty_rounds >= INBOX_MAX_EMPTY_ROUNDS)

@@ -29,6 +29,7 @@
 #include "storage/lmgr.h"
 #include "nodes/nodes.h"
 #include "utils/builtins.h"
+#include "rewrite/prs2lock.h"
 #include "utils/ruleutils.h"
 #include "utils/rel.h"
 
@@ -299,18 +300,27 @@ InboxStoreBegin(InboxStore *store, Relation rel, const InboxCatalog *cat)
 /*
  * Can a new event be stored with a bare INSERT ... ON CONFLICT DO NOTHING,
  * which takes every unique index and exclusion constraint of the table as
- * its arbiter?  Not when one is deferrable: PostgreSQL refuses that
- * statement then (55000).  Nor with an exclusion constraint: the statement
- * would store nothing where the constraint's own error (23P01) is the
- * answer.  The caller then inserts without ON CONFLICT, holding the key's
- * lock (see ingest.c).
+ * its arbiter?  Not when one is deferrable, nor when the table has INSERT
+ * or UPDATE rules: PostgreSQL refuses that statement then (55000, 0A000).
+ * Nor with an exclusion constraint: the statement would store nothing where
+ * the constraint's own error (23P01) is the answer.  The caller then
+ * inserts without ON CONFLICT, holding the key's lock (see ingest.c).
  */
 bool
 InboxStoreBareOnConflict(Relation rel)
 {
-	List	   *indexes = RelationGetIndexList(rel);
+	List	   *indexes;
 	ListCell   *lc;
 	bool		ok = true;
+	int			i;
+
+	if (rel->rd_rules != NULL)
+		for (i = 0; i < rel->rd_rules->numLocks; i++)
+			if (rel->rd_rules->rules[i]->event == CMD_INSERT ||
+				rel->rd_rules->rules[i]->event == CMD_UPDATE)
+				return false;
+
+	indexes = RelationGetIndexList(rel);
 
 	foreach(lc, indexes)
 	{

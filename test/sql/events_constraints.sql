@@ -1,5 +1,5 @@
 --
--- Constraints and indexes that a user adds to inbox.events: each is honoured,
+-- Constraints, indexes and rules that a user adds to inbox.events: each is honoured,
 -- and none makes an expected answer raise or abort the caller's transaction.
 -- A new event that breaks a user's own constraint raises that constraint's
 -- error, as the INSERT would.
@@ -148,6 +148,36 @@ SELECT * FROM ec_answers('ec-x-sql');
 ALTER TABLE inbox.events DROP CONSTRAINT ec_x;
 DROP TRIGGER ec_noop ON inbox.events;
 DROP FUNCTION ec_noop();
+
+--
+-- 6. Rules on INSERT (PostgreSQL refuses ON CONFLICT with them, and a rule
+-- can rewrite the INSERT into nothing; both raised, 0A000 and XX000)
+--
+CREATE TABLE ec_audit (source text, event_id text);
+CREATE RULE ec_also AS ON INSERT TO inbox.events
+	DO ALSO INSERT INTO public.ec_audit VALUES (NEW.source, NEW.event_id);
+SELECT * FROM ec_answers('ec-rule-also');
+SELECT * FROM ec_audit ORDER BY event_id;
+DROP RULE ec_also ON inbox.events;
+-- an event that a rule keeps out is rejected, like one a trigger skips
+CREATE RULE ec_skip AS ON INSERT TO inbox.events WHERE NEW.source = 'ec-rule-skip'
+	DO INSTEAD NOTHING;
+SELECT status, detail FROM inbox.ingest('ec-rule-skip', 'e1', '{"v": 1}');
+SELECT * FROM ec_answers('ec-rule-kept');
+DROP RULE ec_skip ON inbox.events;
+CREATE RULE ec_elsewhere AS ON INSERT TO inbox.events
+	DO INSTEAD INSERT INTO public.ec_audit VALUES (NEW.source, NEW.event_id);
+SELECT status, detail FROM inbox.ingest('ec-rule-elsewhere', 'e1', '{"v": 1}');
+SELECT status, detail FROM inbox.ingest_raw('ec-rule-elsewhere', 'e1', '{"v": 1}');
+DROP RULE ec_elsewhere ON inbox.events;
+-- and once the rules are gone, events are stored again
+SELECT status FROM inbox.ingest('ec-rule-elsewhere', 'e1', '{"v": 1}');
+ALTER TABLE inbox.events ADD CONSTRAINT ec_d UNIQUE (payload_digest, id) DEFERRABLE;
+SELECT status FROM inbox.ingest('ec-rule-elsewhere', 'e2', '{"v": 1}');
+ALTER TABLE inbox.events DROP CONSTRAINT ec_d;
+SELECT source, event_id FROM inbox.events WHERE source LIKE 'ec-rule%' ORDER BY 1, 2;
+SELECT * FROM ec_audit ORDER BY source, event_id;
+DROP TABLE ec_audit;
 
 DELETE FROM inbox.events WHERE source LIKE 'ec-%';
 DROP FUNCTION ec_answers(text);
