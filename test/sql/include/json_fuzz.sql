@@ -145,9 +145,13 @@ BEGIN
 		IF (SELECT payload FROM inbox.events WHERE source = 'fuzz' AND event_id = 'raw-' || n) <> j THEN
 			RETURN QUERY SELECT n, 'stored payload differs from the cast', left(body, 60);
 		END IF;
-		-- the same body again is a duplicate of the first
+		-- the same body again is a duplicate of the first, and so is the
+		-- value as jsonb prints it (keys sorted, numbers respelled)
 		IF (SELECT status FROM inbox.ingest_raw('fuzz', 'raw-' || n, body)) <> 'duplicate' THEN
 			RETURN QUERY SELECT n, 'the same body again is not a duplicate', left(body, 60);
+		END IF;
+		IF (SELECT status FROM inbox.ingest_raw('fuzz', 'raw-' || n, j::text)) <> 'duplicate' THEN
+			RETURN QUERY SELECT n, 'the body as jsonb prints it is not a duplicate', left(body, 60);
 		END IF;
 	ELSIF raw.status <> 'rejected' THEN
 		RETURN QUERY SELECT n, 'jsonb refuses (' || coalesce(cast_error, jsonb_typeof(j)) || '), ingest_raw answers ' || raw.status, left(body, 60);
