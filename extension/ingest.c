@@ -38,6 +38,7 @@
 #include "executor/tuptable.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "rewrite/prs2lock.h"
 #include "storage/lmgr.h"
 #include "storage/lock.h"
 #include "tcop/utility.h"
@@ -108,9 +109,10 @@ typedef struct InboxIngest
  * unique key on (source, event_id) is the only one a new event can meet,
  * since ids come from the sequence; a conflict on any unique index a user
  * adds is reported by ingest_one().  PostgreSQL refuses a bare ON CONFLICT
- * when the table has a deferrable unique index, and it would swallow an
- * exclusion constraint's violation: the second, plain INSERT is used then,
- * and the key's lock stands in for ON CONFLICT (see lock_key()).
+ * when the table has a deferrable unique index or an INSERT or UPDATE rule,
+ * and it would swallow an exclusion constraint's violation: the second,
+ * plain INSERT is used then, and the key's lock stands in for ON CONFLICT
+ * (see key_lock_tag()).
  */
 static SPIPlanPtr inbox_insert_plan = NULL;
 static SPIPlanPtr inbox_insert_plain_plan = NULL;
@@ -493,6 +495,20 @@ prepare_insert_plan(const char *sql)
 	return plan;
 }
 
+/* does rel have rules ON INSERT? */
+static bool
+insert_rules(Relation rel)
+{
+	int			i;
+
+	if (rel->rd_rules == NULL)
+		return false;
+	for (i = 0; i < rel->rd_rules->numLocks; i++)
+		if (rel->rd_rules->rules[i]->event == CMD_INSERT)
+			return true;
+	return false;
+}
+
 /*
  * Insert with the prepared INSERT, for a table that is no longer as the
  * extension made it (see store.c).
@@ -505,7 +521,8 @@ insert_event_sql(InboxIngest *st, const InboxNewEvent *ev)
 	int			rc;
 	MemoryContext cxt = CurrentMemoryContext;
 	SPIPlanPtr *plan = st->store_plain ? &inbox_insert_plain_plan : &inbox_insert_plan;
-	bool		rules = st->events->rd_rules != NULL;
+	const char *sql = st->store_plain ? INSERT_PLAIN_SQL : INSERT_SQL;
+	bool		rules = insert_rules(st->events);
 
 	/*
 	 * SPI leaves CurrentMemoryContext at its own procedure context after
@@ -522,7 +539,7 @@ insert_event_sql(InboxIngest *st, const InboxNewEvent *ev)
 	}
 	if (*plan == NULL && !rules)
 	{
-		*plan = prepare_insert_plan(st->store_plain ? INSERT_PLAIN_SQL : INSERT_SQL);
+		*plan = prepare_insert_plan(sql);
 		MemoryContextSwitchTo(cxt);
 	}
 
@@ -544,7 +561,7 @@ insert_event_sql(InboxIngest *st, const InboxNewEvent *ev)
 	 * never be invalidated when the rule goes.
 	 */
 	if (rules)
-		rc = SPI_execute_with_args(INSERT_PLAIN_SQL, 7, insert_argtypes,
+		rc = SPI_execute_with_args(sql, 7, insert_argtypes,
 								   values, nulls, false, 0);
 	else
 		rc = SPI_execute_plan(*plan, values, nulls, false, 0);
@@ -744,7 +761,7 @@ ingest_one(InboxIngest *st, text *event_id, Jsonb *payload, Size payload_size,
 				reject(res, pstrdup("a BEFORE INSERT trigger on inbox.events skipped the event"));
 				break;
 			}
-			if (st->events->rd_rules != NULL)
+			if (insert_rules(st->events))
 			{
 				reject(res, pstrdup("a rule on inbox.events did not store the event"));
 				break;

@@ -170,6 +170,10 @@ CREATE RULE ec_elsewhere AS ON INSERT TO inbox.events
 SELECT status, detail FROM inbox.ingest('ec-rule-elsewhere', 'e1', '{"v": 1}');
 SELECT status, detail FROM inbox.ingest_raw('ec-rule-elsewhere', 'e1', '{"v": 1}');
 DROP RULE ec_elsewhere ON inbox.events;
+-- a rule on DELETE changes nothing for ingest
+CREATE RULE ec_del AS ON DELETE TO inbox.events DO ALSO NOTHING;
+SELECT * FROM ec_answers('ec-rule-del');
+DROP RULE ec_del ON inbox.events;
 -- and once the rules are gone, events are stored again
 SELECT status FROM inbox.ingest('ec-rule-elsewhere', 'e1', '{"v": 1}');
 ALTER TABLE inbox.events ADD CONSTRAINT ec_d UNIQUE (payload_digest, id) DEFERRABLE;
