@@ -33,12 +33,15 @@
 #include "access/xact.h"
 #include "access/xlog.h"
 #include "catalog/pg_type.h"
+#include "common/hashfn.h"
 #include "commands/sequence.h"
 #include "executor/spi.h"
 #include "executor/tuptable.h"
 #include "funcapi.h"
 #include "miscadmin.h"
+#include "rewrite/prs2lock.h"
 #include "storage/lmgr.h"
+#include "storage/lock.h"
 #include "tcop/utility.h"
 #include "utils/acl.h"
 #include "utils/array.h"
@@ -94,24 +97,37 @@ typedef struct InboxIngest
 	bool		spi_connected;
 	bool		store_checked;	/* has the way to insert been chosen? */
 	bool		store_direct;	/* insert with store.c, not with SQL */
+	bool		store_plain;	/* SQL without ON CONFLICT, under the key's
+								 * lock (see key_lock_tag()) */
+	int64		drawn_id;		/* the id of the last insert that stored
+								 * nothing it could report, or 0 */
 	InboxStore	store;
 } InboxIngest;
 
 /*
- * The prepared INSERT, kept for the backend's life.  Its ON CONFLICT names no
- * conflict target: a target would need SELECT on its columns, and a writer
- * role has INSERT only.  The unique key on (source, event_id) is the only
- * one a new event can meet, since ids come from the sequence; a conflict on
- * any unique index a user adds is reported by ingest_one().
+ * The prepared INSERTs, kept for the backend's life.  The ON CONFLICT of the
+ * first names no conflict target: a target (columns or a constraint's name)
+ * would need SELECT on its columns, and a writer role has INSERT only.  The
+ * unique key on (source, event_id) is the only one a new event can meet,
+ * since ids come from the sequence; a conflict on any unique index a user
+ * adds is reported by ingest_one().  PostgreSQL refuses a bare ON CONFLICT
+ * when the table has a deferrable unique index or an INSERT or UPDATE rule,
+ * and it would swallow an exclusion constraint's violation: the second,
+ * plain INSERT is used then, and the key's lock stands in for ON CONFLICT
+ * (see key_lock_tag()).
  */
 static SPIPlanPtr inbox_insert_plan = NULL;
+static SPIPlanPtr inbox_insert_plain_plan = NULL;
 
-#define INSERT_SQL \
+#define INSERT_PLAIN_SQL \
 	"INSERT INTO inbox.events" \
 	" (id, source, event_id, payload_digest, received_at, available_at, headers, payload)" \
 	" OVERRIDING SYSTEM VALUE" \
-	" VALUES ($1, $2, $3, $4, $5, $5, $6, $7)" \
-	" ON CONFLICT DO NOTHING"
+	" VALUES ($1, $2, $3, $4, $5, $5, $6, $7)"
+#define INSERT_SQL INSERT_PLAIN_SQL " ON CONFLICT DO NOTHING"
+
+/* field4 of the advisory lock tags of keys (objsubid in pg_locks) */
+#define INBOX_KEY_LOCK_FIELD4	18754
 
 static void
 reject(InboxResult *res, char *detail)
@@ -318,21 +334,41 @@ read_stored_event(InboxIngest *st, const uint8 *digest, InboxResult *res)
  * transaction's snapshot.  Look for a version of the key that the snapshot
  * sees, with an ordinary MVCC index scan: under SERIALIZABLE that scan also
  * takes the predicate locks that make a duplicate answer count as a read.
- * Returns false if no version is visible.
+ *
+ * The version seen must belong to the event that holds the key now, whose
+ * id is live_id: an older version of it (a worker updated the event after
+ * the snapshot) answers as well as the newest, since the key, id,
+ * received_at and digest never change.  A version of another event is one
+ * that was deleted (purged) after the snapshot, the key stored again since:
+ * answering from it would name an event that no longer exists.  Returns
+ * false, as when no version is visible, and the caller raises 40001, as the
+ * executor does for INSERT ... ON CONFLICT when the conflicting row is not
+ * visible to the transaction snapshot.  *purged tells which case it was.
  */
 static bool
 probe_key_in_snapshot(InboxIngest *st, ScanKey skey, const uint8 *digest,
-					  InboxResult *res)
+					  int64 live_id, InboxResult *res, bool *purged)
 {
 	IndexScanDesc scan;
 	bool		found = false;
 
+	*purged = false;
 	scan = index_beginscan(st->events, st->key_index, GetActiveSnapshot(), 2, 0);
 	index_rescan(scan, skey, 2, NULL, 0);
 	if (index_getnext_slot(scan, ForwardScanDirection, st->slot))
 	{
-		read_stored_event(st, digest, res);
-		found = true;
+		bool		isnull;
+		int64		id;
+
+		id = DatumGetInt64(slot_getattr(st->slot, st->cat->ev[INBOX_COL_ID],
+										&isnull));
+		if (!isnull && id == live_id)
+		{
+			read_stored_event(st, digest, res);
+			found = true;
+		}
+		else
+			*purged = true;
 	}
 	index_endscan(scan);
 	ExecClearTuple(st->slot);
@@ -428,30 +464,51 @@ probe_key(InboxIngest *st, text *event_id, const uint8 *digest,
 		CHECK_FOR_INTERRUPTS();
 	}
 
-	if (found && IsolationUsesXactSnapshot() && !ours &&
-		!probe_key_in_snapshot(st, skey, digest, res))
-		ereport(ERROR,
-				(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
-				 errmsg("could not serialize access due to concurrent update"),
-				 errdetail("Another transaction stored the same source and event id after this transaction's snapshot was taken."),
-				 errhint("Retry the transaction.")));
+	if (found && IsolationUsesXactSnapshot() && !ours)
+	{
+		bool		purged;
+
+		if (!probe_key_in_snapshot(st, skey, digest, res->id, res, &purged))
+			ereport(ERROR,
+					(errcode(ERRCODE_T_R_SERIALIZATION_FAILURE),
+					 errmsg("could not serialize access due to concurrent update"),
+					 purged ?
+					 errdetail("The event with this source and event id that this transaction's snapshot sees was deleted, and another transaction stored the key again, after the snapshot was taken.") :
+					 errdetail("Another transaction stored the same source and event id after this transaction's snapshot was taken."),
+					 errhint("Retry the transaction.")));
+	}
 	return found;
 }
 
-static void
-prepare_insert_plan(void)
+static Oid	insert_argtypes[7] = {INT8OID, TEXTOID, TEXTOID, BYTEAOID,
+TIMESTAMPTZOID, JSONBOID, JSONBOID};
+
+static SPIPlanPtr
+prepare_insert_plan(const char *sql)
 {
-	Oid			argtypes[7] = {INT8OID, TEXTOID, TEXTOID, BYTEAOID,
-	TIMESTAMPTZOID, JSONBOID, JSONBOID};
 	SPIPlanPtr	plan;
 
-	plan = SPI_prepare(INSERT_SQL, 7, argtypes);
+	plan = SPI_prepare(sql, 7, insert_argtypes);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
-			 INSERT_SQL, SPI_result_code_string(SPI_result));
+			 sql, SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "SPI_keepplan failed");
-	inbox_insert_plan = plan;
+	return plan;
+}
+
+/* does rel have rules ON INSERT? */
+static bool
+insert_rules(Relation rel)
+{
+	int			i;
+
+	if (rel->rd_rules == NULL)
+		return false;
+	for (i = 0; i < rel->rd_rules->numLocks; i++)
+		if (rel->rd_rules->rules[i]->event == CMD_INSERT)
+			return true;
+	return false;
 }
 
 /*
@@ -465,6 +522,9 @@ insert_event_sql(InboxIngest *st, const InboxNewEvent *ev)
 	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	int			rc;
 	MemoryContext cxt = CurrentMemoryContext;
+	SPIPlanPtr *plan = st->store_plain ? &inbox_insert_plain_plan : &inbox_insert_plan;
+	const char *sql = st->store_plain ? INSERT_PLAIN_SQL : INSERT_SQL;
+	bool		rules = insert_rules(st->events);
 
 	/*
 	 * SPI leaves CurrentMemoryContext at its own procedure context after
@@ -479,9 +539,9 @@ insert_event_sql(InboxIngest *st, const InboxNewEvent *ev)
 		st->spi_connected = true;
 		MemoryContextSwitchTo(cxt);
 	}
-	if (inbox_insert_plan == NULL)
+	if (*plan == NULL && !rules)
 	{
-		prepare_insert_plan();
+		*plan = prepare_insert_plan(sql);
 		MemoryContextSwitchTo(cxt);
 	}
 
@@ -495,11 +555,22 @@ insert_event_sql(InboxIngest *st, const InboxNewEvent *ev)
 		nulls[5] = 'n';
 	values[6] = PointerGetDatum(ev->payload);
 
-	rc = SPI_execute_plan(inbox_insert_plan, values, nulls, false, 0);
+	/*
+	 * A rule on inbox.events can rewrite the INSERT into other statements,
+	 * or into none, and whether the event was stored is then for the probe
+	 * to find out (see ingest_one()).  Such a statement is not kept: a plan
+	 * that a rule rewrote into nothing depends on no relation, and would
+	 * never be invalidated when the rule goes.
+	 */
+	if (rules)
+		rc = SPI_execute_with_args(sql, 7, insert_argtypes,
+								   values, nulls, false, 0);
+	else
+		rc = SPI_execute_plan(*plan, values, nulls, false, 0);
 	MemoryContextSwitchTo(cxt);
-	if (rc != SPI_OK_INSERT)
+	if (rc != SPI_OK_INSERT && rc != SPI_OK_REWRITTEN)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-	return SPI_processed > 0;
+	return rc == SPI_OK_INSERT && !rules && SPI_processed > 0;
 }
 
 /* what became of an insert */
@@ -513,6 +584,47 @@ typedef enum InboxInsertOutcome
 } InboxInsertOutcome;
 
 /*
+ * Choose, once per call, how new events are stored.
+ */
+static void
+choose_store(InboxIngest *st)
+{
+	MemoryContext cxt;
+
+	if (st->store_checked)
+		return;
+	cxt = MemoryContextSwitchTo(st->call_cxt);
+	st->store_direct =
+		InboxStoreUsable(st->events, st->cat, &st->cat->events_shape) &&
+		InboxStoreBegin(&st->store, st->events, st->cat);
+	st->store_plain = !st->store_direct && !InboxStoreBareOnConflict(st->events);
+	st->store_checked = true;
+	MemoryContextSwitchTo(cxt);
+}
+
+/*
+ * The lock of a key, for the plain INSERT: an advisory lock (objsubid
+ * INBOX_KEY_LOCK_FIELD4 in pg_locks) on a hash of the key, held from the
+ * probe that finds the key absent until the row is in the index.  Every
+ * ingest that inserts this way takes it, so none can store the key between
+ * another's probe and insert; an insert still in progress once the lock is
+ * released is waited for by the probe, as usual.  Keys whose hashes collide
+ * merely wait for each other's insert.
+ */
+static void
+key_lock_tag(LOCKTAG *tag, text *source, text *event_id)
+{
+	uint64		h;
+
+	h = hash_bytes_extended((const unsigned char *) VARDATA_ANY(source),
+							VARSIZE_ANY_EXHDR(source), 0);
+	h = hash_bytes_extended((const unsigned char *) VARDATA_ANY(event_id),
+							VARSIZE_ANY_EXHDR(event_id), h);
+	SET_LOCKTAG_ADVISORY(*tag, MyDatabaseId, (uint32) (h >> 32), (uint32) h,
+						 INBOX_KEY_LOCK_FIELD4);
+}
+
+/*
  * Insert a key found absent.
  */
 static InboxInsertOutcome
@@ -524,16 +636,7 @@ insert_event(InboxIngest *st, text *event_id, const uint8 *digest,
 
 	PreventCommandIfReadOnly("inbox.ingest of a new event");
 
-	if (!st->store_checked)
-	{
-		MemoryContext cxt = MemoryContextSwitchTo(st->call_cxt);
-
-		st->store_direct =
-			InboxStoreUsable(st->events, st->cat, &st->cat->events_shape) &&
-			InboxStoreBegin(&st->store, st->events, st->cat);
-		st->store_checked = true;
-		MemoryContextSwitchTo(cxt);
-	}
+	choose_store(st);
 
 	/* the identity column's own rule: inserting rows is the privilege */
 	ev.id = nextval_internal(st->cat->events_seq, false);
@@ -553,7 +656,10 @@ insert_event(InboxIngest *st, text *event_id, const uint8 *digest,
 	pfree(ev.digest);
 
 	if (!stored)
+	{
+		st->drawn_id = ev.id;
 		return st->store_direct ? INBOX_RACED : INBOX_NOTHING;
+	}
 
 	res->status = INBOX_INSERTED;
 	res->id = ev.id;
@@ -584,6 +690,10 @@ ingest_one(InboxIngest *st, text *event_id, Jsonb *payload, Size payload_size,
 	char	   *problem;
 	int			empty_rounds = 0;
 	int			races = 0;
+	bool		key_locked = false;
+	LOCKTAG		key_lock;
+
+	st->drawn_id = 0;
 
 	if (st->source_problem != NULL)
 	{
@@ -641,7 +751,15 @@ ingest_one(InboxIngest *st, text *event_id, Jsonb *payload, Size payload_size,
 		InboxInsertOutcome outcome;
 
 		if (probe_key(st, event_id, digest, res))
-			return;
+		{
+			/* the SQL INSERT stored the event without saying so (a rule) */
+			if (empty_rounds > 0 && res->id == st->drawn_id)
+			{
+				res->status = INBOX_INSERTED;
+				res->detail = NULL;
+			}
+			break;
+		}
 
 		/*
 		 * The SQL INSERT stored nothing and no row has the key.  ON CONFLICT
@@ -657,7 +775,12 @@ ingest_one(InboxIngest *st, text *event_id, Jsonb *payload, Size payload_size,
 				st->events->trigdesc->trig_insert_before_row)
 			{
 				reject(res, pstrdup("a BEFORE INSERT trigger on inbox.events skipped the event"));
-				return;
+				break;
+			}
+			if (insert_rules(st->events))
+			{
+				reject(res, pstrdup("a rule on inbox.events did not store the event"));
+				break;
 			}
 			if (empty_rounds >= INBOX_MAX_EMPTY_ROUNDS)
 				ereport(ERROR,
@@ -667,14 +790,30 @@ ingest_one(InboxIngest *st, text *event_id, Jsonb *payload, Size payload_size,
 						 errhint("Drop the unique indexes that were added to inbox.events.")));
 		}
 
+		/* the plain INSERT: take the key's lock, then probe again */
+		if (!key_locked)
+		{
+			PreventCommandIfReadOnly("inbox.ingest of a new event");
+			choose_store(st);
+			if (st->store_plain)
+			{
+				key_lock_tag(&key_lock, st->source, event_id);
+				(void) LockAcquire(&key_lock, ExclusiveLock, false, false);
+				key_locked = true;
+				continue;
+			}
+		}
+
 		outcome = insert_event(st, event_id, digest, payload, headers, res);
 		if (outcome == INBOX_STORED)
-			return;
+			break;
 		if (outcome == INBOX_NOTHING)
 			empty_rounds++;
 		else if (++races > INBOX_MAX_KEY_ROUNDS)
 			key_kept_changing();
 	}
+	if (key_locked)
+		LockRelease(&key_lock, ExclusiveLock, false);
 }
 
 static HeapTuple

@@ -20,7 +20,10 @@
 #include "catalog/namespace.h"
 #include "common/jsonapi.h"
 #include "port/pg_bswap.h"
+#include "lib/stringinfo.h"
 #include "mb/pg_wchar.h"
+#include "miscadmin.h"
+#include "tcop/tcopprot.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
@@ -29,9 +32,12 @@
 #include "compat.h"
 #include "pg_inbox.h"
 
-/* NUMERIC_DSCALE_MAX and the weight limit of numeric.c, in decimal digits */
+/* numeric.c's NUMERIC_DSCALE_MAX, and its decimal digits per NBASE digit */
 #define INBOX_NUMERIC_MAX_DSCALE	0x3FFF
-#define INBOX_NUMERIC_MAX_DIGITS	131000
+#define INBOX_NUMERIC_DEC_DIGITS	4
+
+/* room left on the stack below the deepest level of the JSON parser */
+#define INBOX_STACK_MARGIN			(8 * 1024L)
 
 /* stay well below jsonb's limit of 256 MB per container */
 #define INBOX_JSONB_MAX_ESTIMATE	(255 * 1024 * 1024)
@@ -287,54 +293,65 @@ parse_object_field_start(void *state, char *fname, bool isnull)
 /*
  * Would numeric_in() accept this JSON number token?  The token already
  * matches JSON's number grammar: -?digits(.digits)?([eE][+-]?digits)?
+ *
+ * These are numeric_in()'s own limits (set_var_from_str() and
+ * make_result() in numeric.c), so that ingest_raw accepts exactly the
+ * numbers that the cast to jsonb accepts: an exponent, as strtol() reads
+ * it, strictly within INT_MAX / 2 either way, whatever the digits; a display
+ * scale (digits after the point, less the exponent) of at most
+ * NUMERIC_DSCALE_MAX, even for zero; and, unless the value is zero, a
+ * weight of its first nonzero digit, in base-10000 digits, that fits int16.
+ * A zero's weight is not counted: 0e200000 is 0.
  */
 static bool
 json_number_fits_numeric(const char *token)
 {
 	const char *p = token;
-	long		int_digits = 0;
-	long		frac_digits = 0;
+	int64		int_digits = 0;
+	int64		frac_digits = 0;
+	int64		first_nonzero = -1;
 	long		exponent = 0;
-	bool		exp_negative = false;
+	int64		dscale;
+	int64		dweight;
+	int64		weight;
 
 	if (*p == '-')
 		p++;
-	while (*p >= '0' && *p <= '9')
+	for (; *p >= '0' && *p <= '9'; p++)
 	{
+		if (*p != '0' && first_nonzero < 0)
+			first_nonzero = int_digits;
 		int_digits++;
-		p++;
 	}
 	if (*p == '.')
 	{
-		p++;
-		while (*p >= '0' && *p <= '9')
+		for (p++; *p >= '0' && *p <= '9'; p++)
 		{
+			if (*p != '0' && first_nonzero < 0)
+				first_nonzero = int_digits + frac_digits;
 			frac_digits++;
-			p++;
 		}
 	}
 	if (*p == 'e' || *p == 'E')
 	{
-		p++;
-		if (*p == '+' || *p == '-')
-			exp_negative = (*p++ == '-');
-		while (*p >= '0' && *p <= '9')
-		{
-			if (exponent < INT_MAX / 4)
-				exponent = exponent * 10 + (*p - '0');
-			p++;
-		}
-		if (exp_negative)
-			exponent = -exponent;
+		exponent = strtol(p + 1, NULL, 10);
+		if (exponent >= INT_MAX / 2 || exponent <= -(INT_MAX / 2))
+			return false;
 	}
 
-	if (exponent >= INT_MAX / 4 || exponent <= -(INT_MAX / 4))
+	dscale = frac_digits - exponent;
+	if (dscale > INBOX_NUMERIC_MAX_DSCALE)
 		return false;
-	if (frac_digits - exponent > INBOX_NUMERIC_MAX_DSCALE)
-		return false;
-	if (int_digits + exponent > INBOX_NUMERIC_MAX_DIGITS)
-		return false;
-	return true;
+	if (first_nonzero < 0)
+		return true;
+
+	/* the decimal weight of the first nonzero digit, then in base 10000 */
+	dweight = int_digits - 1 - first_nonzero + exponent;
+	if (dweight >= 0)
+		weight = dweight / INBOX_NUMERIC_DEC_DIGITS;
+	else
+		weight = -((-dweight - 1) / INBOX_NUMERIC_DEC_DIGITS + 1);
+	return weight >= PG_INT16_MIN && weight <= PG_INT16_MAX;
 }
 
 static INBOX_JSON_ACTION
@@ -412,8 +429,152 @@ parse_scalar(void *state, char *token, JsonTokenType tokentype)
 }
 
 /*
- * Deepest nesting of arrays and objects in json, counting outside strings.
- * Stops counting once limit is passed.
+ * How deep arrays and objects may nest.  pg_parse_json() recurses once per
+ * level and raises "stack depth limit exceeded" past max_stack_depth, an
+ * error that would abort the caller's transaction; the cast to jsonb stops
+ * there too.  So measure, once per backend, the stack that one level of an
+ * array and of an object takes, and allow as much nesting as the stack left
+ * below this call holds.  Building the jsonb afterwards (convertToJsonb)
+ * takes less stack per level than parsing.
+ */
+typedef struct InboxStackProbe
+{
+	int			depth;
+	uintptr_t	first;			/* a stack address at the first level */
+	uintptr_t	last;			/* and at the deepest */
+} InboxStackProbe;
+
+#define INBOX_PROBE_LEVELS	33
+
+static long inbox_json_array_bytes = 0;
+static long inbox_json_object_bytes = 0;
+
+static INBOX_JSON_ACTION
+probe_level(void *state)
+{
+	InboxStackProbe *pr = (InboxStackProbe *) state;
+	volatile char here = 0;
+
+	if (++pr->depth == 1)
+		pr->first = (uintptr_t) &here;
+	pr->last = (uintptr_t) &here;
+	INBOX_JSON_ACTION_RETURN;
+}
+
+static long
+probe_bytes_per_level(const char *open, const char *middle, const char *close)
+{
+	StringInfoData doc;
+	JsonSemAction sem;
+	InboxStackProbe pr;
+	JsonLexContext *lex;
+	int			i;
+
+	initStringInfo(&doc);
+	for (i = 0; i < INBOX_PROBE_LEVELS; i++)
+		appendStringInfoString(&doc, open);
+	appendStringInfoString(&doc, middle);
+	for (i = 0; i < INBOX_PROBE_LEVELS; i++)
+		appendStringInfoString(&doc, close);
+
+	memset(&pr, 0, sizeof(pr));
+	memset(&sem, 0, sizeof(sem));
+	sem.semstate = &pr;
+	sem.array_start = probe_level;
+	sem.object_start = probe_level;
+	lex = makeJsonLexContextCstringLen(doc.data, doc.len, PG_UTF8, false);
+	if (pg_parse_json(lex, &sem) != JSON_SUCCESS || pr.depth != INBOX_PROBE_LEVELS)
+		elog(ERROR, "could not measure the JSON parser's stack use");
+	pfree(doc.data);
+	return (long) ((pr.first > pr.last ? pr.first - pr.last : pr.last - pr.first) /
+				   (INBOX_PROBE_LEVELS - 1)) + 1;
+}
+
+/* bytes of stack left for pg_parse_json()'s recursion, called from here */
+static long
+json_stack_left(void)
+{
+	volatile char here = 0;
+	pg_stack_base_t base;
+	long		used;
+
+	if (inbox_json_array_bytes == 0)
+	{
+		inbox_json_array_bytes = probe_bytes_per_level("[", "", "]");
+		inbox_json_object_bytes = probe_bytes_per_level("{\"a\":", "1", "}");
+	}
+
+	base = set_stack_base();
+	restore_stack_base(base);
+#if defined(__ia64__) || defined(__ia64)
+	if (base.stack_base_ptr == NULL)
+		return INBOX_MAX_JSON_DEPTH * Max(inbox_json_array_bytes, inbox_json_object_bytes);
+	used = (long) (base.stack_base_ptr - (char *) &here);
+#else
+	if (base == NULL)
+		return INBOX_MAX_JSON_DEPTH * Max(inbox_json_array_bytes, inbox_json_object_bytes);
+	used = (long) (base - (char *) &here);
+#endif
+	if (used < 0)
+		used = -used;
+	return max_stack_depth * 1024L - used - INBOX_STACK_MARGIN;
+}
+
+/*
+ * Would parsing json take more than left bytes of stack?  Adds up what each
+ * array and object open at a point takes, outside strings.  Where a closing
+ * bracket does not match, the parser stops there anyway.
+ */
+static bool
+json_nests_too_deep(const char *json, int len, long left)
+{
+	long		need = 0;
+	bool		in_string = false;
+	int			i;
+
+	for (i = 0; i < len; i++)
+	{
+		char		c = json[i];
+
+		if (in_string)
+		{
+			if (c == '\\')
+				i++;
+			else if (c == '"')
+				in_string = false;
+			continue;
+		}
+		switch (c)
+		{
+			case '"':
+				in_string = true;
+				break;
+			case '[':
+				need += inbox_json_array_bytes;
+				if (need > left)
+					return true;
+				break;
+			case '{':
+				need += inbox_json_object_bytes;
+				if (need > left)
+					return true;
+				break;
+			case ']':
+				need -= inbox_json_array_bytes;
+				break;
+			case '}':
+				need -= inbox_json_object_bytes;
+				break;
+			default:
+				break;
+		}
+	}
+	return false;
+}
+
+/*
+ * Deepest nesting of arrays and objects in json, counting outside strings,
+ * for messages.  Stops counting once limit is passed.
  */
 static int
 json_max_depth(const char *json, int len, int limit)
@@ -583,10 +744,10 @@ InboxParseJson(const char *json, int len, char **problem)
 
 	*problem = NULL;
 
-	if (json_max_depth(json, len, INBOX_MAX_JSON_DEPTH) > INBOX_MAX_JSON_DEPTH)
+	if (json_nests_too_deep(json, len, json_stack_left()))
 	{
-		*problem = psprintf("the body nests arrays and objects deeper than %d levels",
-							INBOX_MAX_JSON_DEPTH);
+		*problem = psprintf("the body nests arrays and objects %d levels deep, deeper than max_stack_depth allows",
+							json_max_depth(json, len, INT_MAX));
 		return NULL;
 	}
 

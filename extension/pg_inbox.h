@@ -118,6 +118,7 @@ extern bool InboxStoreBegin(InboxStore *store, Relation rel,
 							 const InboxCatalog *cat);
 extern bool InboxStoreInsert(InboxStore *store, const InboxCatalog *cat,
 							 const InboxNewEvent *ev);
+extern bool InboxStoreBareOnConflict(Relation rel);
 extern void InboxStoreEnd(InboxStore *store);
 
 /* payload.c */

@@ -20,6 +20,7 @@
  */
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/tableam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
@@ -28,6 +29,7 @@
 #include "storage/lmgr.h"
 #include "nodes/nodes.h"
 #include "utils/builtins.h"
+#include "rewrite/prs2lock.h"
 #include "utils/ruleutils.h"
 #include "utils/rel.h"
 
@@ -227,7 +229,10 @@ InboxStoreUsable(Relation rel, const InboxCatalog *cat, int8 *shape)
 
 /*
  * Is idx a unique index on the same columns, collations and operator
- * families as the key index?
+ * families as the key index?  A partial one counts: two rows that it finds
+ * equal have the same key, so a conflict in it is a conflict on the key,
+ * and a race on a new key must end in a probe there too.  NULLS NOT
+ * DISTINCT makes no difference, the key columns being NOT NULL.
  */
 static bool
 same_key(Relation idx, IndexInfo *info, Relation key, const InboxCatalog *cat)
@@ -235,7 +240,7 @@ same_key(Relation idx, IndexInfo *info, Relation key, const InboxCatalog *cat)
 	int			i;
 
 	if (!idx->rd_index->indisunique || info->ii_NumIndexKeyAttrs != 2 ||
-		info->ii_Expressions != NIL || info->ii_Predicate != NIL ||
+		info->ii_Expressions != NIL ||
 		info->ii_IndexAttrNumbers[0] != cat->ev[INBOX_COL_SOURCE] ||
 		info->ii_IndexAttrNumbers[1] != cat->ev[INBOX_COL_EVENT_ID])
 		return false;
@@ -290,6 +295,46 @@ InboxStoreBegin(InboxStore *store, Relation rel, const InboxCatalog *cat)
 			store->arbiters = lappend_oid(store->arbiters, RelationGetRelid(idx));
 	}
 	return true;
+}
+
+/*
+ * Can a new event be stored with a bare INSERT ... ON CONFLICT DO NOTHING,
+ * which takes every unique index and exclusion constraint of the table as
+ * its arbiter?  Not when one is deferrable, nor when the table has INSERT
+ * or UPDATE rules: PostgreSQL refuses that statement then (55000, 0A000).
+ * Nor with an exclusion constraint: the statement would store nothing where
+ * the constraint's own error (23P01) is the answer.  The caller then
+ * inserts without ON CONFLICT, holding the key's lock (see ingest.c).
+ */
+bool
+InboxStoreBareOnConflict(Relation rel)
+{
+	List	   *indexes;
+	ListCell   *lc;
+	bool		ok = true;
+	int			i;
+
+	if (rel->rd_rules != NULL)
+		for (i = 0; i < rel->rd_rules->numLocks; i++)
+			if (rel->rd_rules->rules[i]->event == CMD_INSERT ||
+				rel->rd_rules->rules[i]->event == CMD_UPDATE)
+				return false;
+
+	indexes = RelationGetIndexList(rel);
+
+	foreach(lc, indexes)
+	{
+		Relation	idx = index_open(lfirst_oid(lc), RowExclusiveLock);
+
+		if (idx->rd_index->indisexclusion ||
+			(idx->rd_index->indisunique && !idx->rd_index->indimmediate))
+			ok = false;
+		index_close(idx, NoLock);
+		if (!ok)
+			break;
+	}
+	list_free(indexes);
+	return ok;
 }
 
 void

@@ -6,7 +6,11 @@
 # (10 s an input) or RSS over 2 GB fails.  Before that, each harness is run
 # once over its seed corpus (-runs=0): the regression seeds of what was
 # found and fixed.  STRESS_FUZZ_SECONDS=0 runs only that (make test does).
-# Needs no server.  Prints the figures (executions, coverage, corpus).  TAP.
+# Then, unless STRESS_FUZZ_SECONDS=0, the server's JSON parser: the
+# generator of test/sql/raw_json_fuzz.sql on STRESS_JSON_CASES (default
+# 50,000) bodies from a random seed, ingest_raw against the cast to jsonb
+# (accept or reject, stored value, digest), in a cluster of its own.
+# Prints the figures (executions, coverage, corpus).  TAP.
 set -uo pipefail
 cd "$(dirname "$0")"
 root=$(cd ../.. && pwd)
@@ -54,4 +58,25 @@ for corpus in "$root"/test/fuzz/corpus/*/; do
 	# "#123456 DONE cov: 141 ft: 298 corp: 14/9130b ..." and the final stats
 	note "  fuzz_$name: $(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/$name.$seconds s.log") executions in $(sed -n 's/^stat::.*//; s/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$dir/$name.$seconds s.log") s, $(sed -n 's/^stat::average_exec_per_sec: *//p' "$dir/$name.$seconds s.log")/s; $(grep -o 'cov: [0-9]* ft: [0-9]* corp: [0-9]*/[0-9]*[KMb]*' "$dir/$name.$seconds s.log" | tail -1); peak RSS $(sed -n 's/^stat::peak_rss_mb: *//p' "$dir/$name.$seconds s.log") MB"
 done
+if [ "$seconds" -gt 0 ]; then
+	cases=${STRESS_JSON_CASES:-50000}
+	seed=0.$(( RANDOM * 32768 + RANDOM ))
+	cluster_init
+	server_start
+	q -d postgres -c "CREATE EXTENSION pg_inbox"
+	start=$(date +%s)
+	out=$(q -d postgres -v cases="$cases" -v seed="$seed" 2>&1 <<EOF
+\i $root/test/sql/include/json_fuzz.sql
+CREATE TEMP TABLE fuzz_bad AS
+SELECT c.* FROM fuzz_case f, pg_temp.check_body(f.n, f.body) c;
+SELECT 'disagreements: ' || count(*) FROM fuzz_bad;
+SELECT 'case ' || case_no || ': ' || problem || ': ' || body_start FROM fuzz_bad LIMIT 5;
+EOF
+)
+	got=$(echo "$out" | sed -n 's/^disagreements: //p')
+	check "ingest_raw agrees with the cast to jsonb on $cases generated bodies (seed $seed)" "0" "$got"
+	[ "$got" = 0 ] || echo "$out" | grep -v '^disagreements' | tail -8 | sed 's/^/#   /'
+	note "  raw JSON: $cases bodies in $(( $(date +%s) - start )) s, seed $seed (\\set seed $seed in test/sql/raw_json_fuzz.sql repeats it)"
+	server_stop
+fi
 tap_done
