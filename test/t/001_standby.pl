@@ -102,6 +102,12 @@ is($state, '25006', 'complete raises 25006');
 	q{SELECT inbox.fail(1, 'w', 'boom')});
 is($state, '25006', 'fail raises 25006');
 ($state) = sqlstate_of($standby, 'postgres',
+	q{SELECT inbox.extend_lease(1, 'w', '1 minute')});
+is($state, '25006', 'extend_lease raises 25006');
+($state) = sqlstate_of($standby, 'postgres',
+	q{SELECT inbox.replay(ARRAY[1]::bigint[])});
+is($state, '25006', 'replay raises 25006');
+($state) = sqlstate_of($standby, 'postgres',
 	q{SELECT inbox.purge('1 day')});
 is($state, '25006', 'purge raises 25006');
 
