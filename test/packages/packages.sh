@@ -144,7 +144,11 @@ check "the example links the packaged library" libpginbox0 \
 
 # a throw-away cluster per major: the extension, the command and the example
 for v in $majors; do
-	out=$(PATH=/usr/bin:/bin WORKER="$work/worker" pg_virtualenv -v "$v" \
+	# shellcheck disable=SC2016 # $WORKER: the inner shell expands it
+	# (make test runs this inside pg_virtualenv: its settings are not ours)
+	out=$(env -u PG_CLUSTER_CONF_ROOT -u PGSYSCONFDIR -u PGHOST -u PGPORT -u PGUSER \
+		-u PGDATABASE -u PGPASSWORD -u PGVERSION -u PG_CONFIG \
+		PATH=/usr/bin:/bin WORKER="$work/worker" pg_virtualenv -v "$v" \
 		-o shared_preload_libraries=pg_inbox sh -c '
 		psql -qAtX -v ON_ERROR_STOP=1 -c "CREATE EXTENSION pg_inbox" \
 			-c "CREATE TABLE handled (event_id text PRIMARY KEY, type text)" \
