@@ -37,8 +37,10 @@ include $(PGXS)
 # the client library and the pg_inbox command: client/Makefile, installed
 # where the same PG_CONFIG says (see the README, "Installing the client").
 # A copy of the extension alone (the sanitizer part of make stress builds
-# one) has no client directory and builds without it.
-ifneq ($(wildcard client/Makefile),)
+# one) has no client directory and builds without it; WITH_CLIENT=no leaves
+# it out too (the Debian packages build it once, not per major).
+WITH_CLIENT ?= $(if $(wildcard client/Makefile),yes,no)
+ifeq ($(WITH_CLIENT),yes)
 .PHONY: client install-client clean-client
 all: client
 client:
