@@ -23,8 +23,10 @@ ISOLATION = $(sort $(patsubst test/specs/%.spec,%,$(wildcard test/specs/*.spec))
 ISOLATION_OPTS = --inputdir=test --load-extension=$(EXTENSION)
 
 PG_CPPFLAGS = -I$(srcdir)/extension
+# make test's build: -Wextra too (without unused-parameter: PostgreSQL's own
+# headers and callback signatures trip it), and every warning an error
 ifdef WERROR
-PG_CFLAGS += -Werror
+PG_CFLAGS += -Wextra -Wno-unused-parameter -Werror
 endif
 
 EXTRA_CLEAN = test/results test/output_iso results output_iso regression.diffs regression.out
