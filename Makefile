@@ -2,7 +2,9 @@
 #
 #   make / make install       build and install the extension, the client library and
 #                             the pg_inbox command (PG_CONFIG picks the server)
-#   make test                 everything, on a throw-away cluster, installing what is missing
+#   make test                 everything, on a throw-away cluster, installing what is missing;
+#                             the extension's suites on PostgreSQL 17 and 18 too, in Debian
+#                             roots (PG_MAJORS="15 17 18" picks)
 #   make demo                 the quick tour, on a throw-away cluster
 #   make bench                benchmarks against raw SQL (not part of make test)
 #   make stress               soak, memory, crash and sanitizer runs (STRESS_PARTS picks)
