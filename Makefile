@@ -7,6 +7,7 @@
 #                             roots (PG_MAJORS="15 17 18" picks)
 #   make demo                 the quick tour, on a throw-away cluster
 #   make bench                benchmarks against raw SQL (not part of make test)
+#   make bench-majors         make bench's ingest part on each major of PG_MAJORS, side by side
 #   make stress               soak, memory, crash and sanitizer runs (STRESS_PARTS picks)
 #   make installcheck         pg_regress and isolation specs against a running server
 #   make lint                 cppcheck and the version check
@@ -65,7 +66,7 @@ endif
 # PGXS tracks no header dependencies: every object depends on every header
 $(OBJS): $(wildcard extension/*.h)
 
-.PHONY: test demo bench stress lint deps
+.PHONY: test demo bench bench-majors stress lint deps
 
 # Install the Debian packages that a fresh machine lacks (needs root).
 deps:
@@ -79,6 +80,9 @@ demo: deps
 
 bench: deps
 	@tools/run-bench
+
+bench-majors: deps
+	@tools/run-bench-majors
 
 stress: deps
 	@tools/run-stress
