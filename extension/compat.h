@@ -3,8 +3,8 @@
  * compat.h
  *	  Every shim for differences between PostgreSQL major versions.
  *
- * pg_inbox is built and tested on PostgreSQL 15; the shims below keep it
- * compiling on later majors.
+ * pg_inbox is built and tested on PostgreSQL 15, 17 and 18 (make test);
+ * each shim names the major whose API it follows.
  *
  *-------------------------------------------------------------------------
  */
