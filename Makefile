@@ -2,9 +2,12 @@
 #
 #   make / make install       build and install the extension, the client library and
 #                             the pg_inbox command (PG_CONFIG picks the server)
-#   make test                 everything, on a throw-away cluster, installing what is missing
+#   make test                 everything, on a throw-away cluster, installing what is missing;
+#                             the extension's suites on PostgreSQL 17 and 18 too, in Debian
+#                             roots (PG_MAJORS="15 17 18" picks)
 #   make demo                 the quick tour, on a throw-away cluster
 #   make bench                benchmarks against raw SQL (not part of make test)
+#   make bench-majors         make bench's ingest part on each major of PG_MAJORS, side by side
 #   make stress               soak, memory, crash and sanitizer runs (STRESS_PARTS picks)
 #   make installcheck         pg_regress and isolation specs against a running server
 #   make lint                 cppcheck and the version check
@@ -23,8 +26,10 @@ ISOLATION = $(sort $(patsubst test/specs/%.spec,%,$(wildcard test/specs/*.spec))
 ISOLATION_OPTS = --inputdir=test --load-extension=$(EXTENSION)
 
 PG_CPPFLAGS = -I$(srcdir)/extension
+# make test's build: -Wextra too (without unused-parameter: PostgreSQL's own
+# headers and callback signatures trip it), and every warning an error
 ifdef WERROR
-PG_CFLAGS += -Werror
+PG_CFLAGS += -Wextra -Wno-unused-parameter -Werror
 endif
 
 EXTRA_CLEAN = test/results test/output_iso results output_iso regression.diffs regression.out
@@ -63,7 +68,7 @@ endif
 # PGXS tracks no header dependencies: every object depends on every header
 $(OBJS): $(wildcard extension/*.h)
 
-.PHONY: test demo bench stress lint deps
+.PHONY: test demo bench bench-majors stress lint deps
 
 # Install the Debian packages that a fresh machine lacks (needs root).
 deps:
@@ -77,6 +82,9 @@ demo: deps
 
 bench: deps
 	@tools/run-bench
+
+bench-majors: deps
+	@tools/run-bench-majors
 
 stress: deps
 	@tools/run-stress

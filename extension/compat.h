@@ -3,8 +3,8 @@
  * compat.h
  *	  Every shim for differences between PostgreSQL major versions.
  *
- * pg_inbox is built and tested on PostgreSQL 15; the shims below keep it
- * compiling on later majors.
+ * pg_inbox is built and tested on PostgreSQL 15, 17 and 18 (make test);
+ * each shim names the major whose API it follows.
  *
  *-------------------------------------------------------------------------
  */
@@ -13,8 +13,11 @@
 
 #include "postgres.h"
 
+#include "access/genam.h"
 #include "access/table.h"
 #include "catalog/dependency.h"
+#include "common/jsonapi.h"
+#include "executor/executor.h"
 
 #if PG_VERSION_NUM < 150000
 #error "pg_inbox requires PostgreSQL 15 or later"
@@ -46,5 +49,54 @@ InboxGetIdentitySequence(Oid relid, AttrNumber attnum)
 #define INBOX_JSON_ACTION void
 #define INBOX_JSON_ACTION_RETURN return
 #endif
+
+/*
+ * Begin a scan of index on heap.  PostgreSQL 18 added the instrumentation
+ * argument (NULL: none).
+ */
+static inline IndexScanDesc
+InboxIndexBeginscan(Relation heap, Relation index, Snapshot snapshot,
+					int nkeys, int norderbys)
+{
+#if PG_VERSION_NUM >= 180000
+	return index_beginscan(heap, index, snapshot, NULL, nkeys, norderbys);
+#else
+	return index_beginscan(heap, index, snapshot, nkeys, norderbys);
+#endif
+}
+
+/*
+ * Insert the index entries of a new tuple in slot (not an update).
+ * PostgreSQL 16 added onlySummarizing, false for an insert.
+ */
+static inline List *
+InboxInsertIndexTuples(ResultRelInfo *rri, TupleTableSlot *slot,
+					   EState *estate, bool noDupErr, bool *specConflict,
+					   List *arbiterIndexes)
+{
+#if PG_VERSION_NUM >= 160000
+	return ExecInsertIndexTuples(rri, slot, estate, false, noDupErr,
+								 specConflict, arbiterIndexes, false);
+#else
+	return ExecInsertIndexTuples(rri, slot, estate, false, noDupErr,
+								 specConflict, arbiterIndexes);
+#endif
+}
+
+/*
+ * A lexer for a JSON text of len bytes, with de-escaped strings.  From
+ * PostgreSQL 17 on, makeJsonLexContextCstringLen() takes the context to
+ * initialise first (NULL: allocate one) and a const text.
+ */
+static inline JsonLexContext *
+InboxMakeJsonLexContext(const char *json, int len, int encoding)
+{
+#if PG_VERSION_NUM >= 170000
+	return makeJsonLexContextCstringLen(NULL, json, len, encoding, true);
+#else
+	return makeJsonLexContextCstringLen(unconstify(char *, json), len,
+										encoding, true);
+#endif
+}
 
 #endif							/* PG_INBOX_COMPAT_H */

@@ -178,7 +178,7 @@ source_payload_limit(const InboxCatalog *cat, text *source)
 	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber,
 						   InvalidOid, idx->rd_indcollation[0],
 						   F_TEXTEQ, PointerGetDatum(source));
-	scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
+	scan = InboxIndexBeginscan(rel, idx, GetActiveSnapshot(), 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
 	if (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
@@ -353,7 +353,8 @@ probe_key_in_snapshot(InboxIngest *st, ScanKey skey, const uint8 *digest,
 	bool		found = false;
 
 	*purged = false;
-	scan = index_beginscan(st->events, st->key_index, GetActiveSnapshot(), 2, 0);
+	scan = InboxIndexBeginscan(st->events, st->key_index,
+							   GetActiveSnapshot(), 2, 0);
 	index_rescan(scan, skey, 2, NULL, 0);
 	if (index_getnext_slot(scan, ForwardScanDirection, st->slot))
 	{
@@ -417,7 +418,7 @@ probe_key(InboxIngest *st, text *event_id, const uint8 *digest,
 		xwait = InvalidTransactionId;
 		found = false;
 
-		scan = index_beginscan(st->events, st->key_index, &dirty, 2, 0);
+		scan = InboxIndexBeginscan(st->events, st->key_index, &dirty, 2, 0);
 		index_rescan(scan, skey, 2, NULL, 0);
 		while (index_getnext_slot(scan, ForwardScanDirection, st->slot))
 		{

@@ -765,8 +765,7 @@ InboxParseJson(const char *json, int len, char **problem)
 	sem.object_field_start = parse_object_field_start;
 	sem.scalar = parse_scalar;
 
-	lex = makeJsonLexContextCstringLen((char *) json, len,
-									   GetDatabaseEncoding(), true);
+	lex = InboxMakeJsonLexContext(json, len, GetDatabaseEncoding());
 	err = pg_parse_json(lex, &sem);
 	if (err != JSON_SUCCESS)
 	{

@@ -396,8 +396,8 @@ InboxStoreInsert(InboxStore *store, const InboxCatalog *cat,
 	token = SpeculativeInsertionLockAcquire(xid);
 	table_tuple_insert_speculative(rel, slot, GetCurrentCommandId(true),
 								   0, NULL, token);
-	recheck = ExecInsertIndexTuples(store->rri, slot, store->estate,
-									false, true, &conflict, store->arbiters);
+	recheck = InboxInsertIndexTuples(store->rri, slot, store->estate,
+									 true, &conflict, store->arbiters);
 	table_tuple_complete_speculative(rel, slot, token, !conflict);
 	SpeculativeInsertionLockRelease(xid);
 	list_free(recheck);

@@ -87,6 +87,7 @@
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
 
+#include "compat.h"
 #include "pg_inbox.h"
 
 PG_FUNCTION_INFO_V1(upsert);
@@ -204,7 +205,7 @@ free_plan(UpsertPlan *plan)
 {
 	SPIPlanPtr	plans[] = {plan->probe, plan->insert, plan->update, plan->decide};
 
-	for (int i = 0; i < lengthof(plans); i++)
+	for (int i = 0; i < (int) lengthof(plans); i++)
 		if (plans[i] != NULL)
 			SPI_freeplan(plans[i]);
 	if (plan->cxt != NULL)
@@ -1093,7 +1094,7 @@ probe_index(UpsertCall *call, UpsertPlan *plan, Datum *values, const char *nulls
 
 	CommandCounterIncrement();
 	PushActiveSnapshot(GetTransactionSnapshot());
-	scan = index_beginscan(rel, index, GetActiveSnapshot(), plan->nkeys, 0);
+	scan = InboxIndexBeginscan(rel, index, GetActiveSnapshot(), plan->nkeys, 0);
 	index_rescan(scan, skeys, plan->nkeys, NULL, 0);
 	if (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{

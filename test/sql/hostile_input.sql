@@ -126,9 +126,7 @@ SELECT n, pg_temp.probe(format($$SELECT status, detail FROM inbox.ingest_raw('ho
 FROM (VALUES (1014), (1015), (1016)) v(n);
 SELECT pg_temp.probe($$SELECT status, detail FROM inbox.ingest('hostile-setting', 'hdr', '{}', jsonb_build_object('h', repeat('x', 2000)))$$);
 RESET pg_inbox.max_payload_bytes;
-SELECT pg_temp.run($$SET pg_inbox.max_payload_bytes = -1$$) AS negative_limit,
-       pg_temp.run($$SET pg_inbox.max_payload_bytes = '1TB'$$) AS huge_limit,
-       pg_temp.run($$SET pg_inbox.max_payload_bytes = 0$$) AS zero_limit;
+-- (a setting out of range: test/sql/server_text.sql)
 SELECT pg_temp.run($$INSERT INTO inbox.sources (source, max_payload_bytes) VALUES ('hostile-neg', -1)$$) AS negative_source_limit;
 
 -- ------------------------------------------------------------------

@@ -142,10 +142,9 @@ SELECT status, detail FROM inbox.ingest('big', 'g-1',
 SELECT ord, status, detail FROM inbox.ingest_many('big', ARRAY['g-2', 'g-3'],
 	ARRAY[(SELECT jsonb_agg(md5(g::text)) FROM generate_series(1, 100000) g), '{}']);
 RESET pg_inbox.max_payload_bytes;
--- settings out of range are refused
+-- settings out of range are refused: test/sql/server_text.sql (the wording
+-- is PostgreSQL's own and differs between majors)
 \set VERBOSITY terse
-SET pg_inbox.max_payload_bytes = 0;
-SET pg_inbox.max_payload_bytes = '65MB';
 INSERT INTO inbox.sources (source, max_payload_bytes) VALUES ('too-big', 67108865);
 INSERT INTO inbox.sources (source) VALUES ('');
 \set VERBOSITY default
