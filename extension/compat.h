@@ -23,6 +23,18 @@
 #error "pg_inbox requires PostgreSQL 15 or later"
 #endif
 
+/*
+ * The largest exponent magnitude that numeric_in() takes.  Up to PostgreSQL
+ * 15, set_var_from_str() refuses INT_MAX / 2 itself (strtol() and ">=");
+ * from 16 on it reads the digits itself and refuses only what is beyond
+ * INT_MAX / 2 (checked on 17 and 18; 16 is untested).
+ */
+#if PG_VERSION_NUM >= 160000
+#define INBOX_NUMERIC_MAX_EXPONENT	(INT_MAX / 2)
+#else
+#define INBOX_NUMERIC_MAX_EXPONENT	(INT_MAX / 2 - 1)
+#endif
+
 /* getIdentitySequence() takes a Relation from PostgreSQL 17 on */
 static inline Oid
 InboxGetIdentitySequence(Oid relid, AttrNumber attnum)

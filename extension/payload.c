@@ -297,7 +297,8 @@ parse_object_field_start(void *state, char *fname, bool isnull)
  * These are numeric_in()'s own limits (set_var_from_str() and
  * make_result() in numeric.c), so that ingest_raw accepts exactly the
  * numbers that the cast to jsonb accepts: an exponent, as strtol() reads
- * it, strictly within INT_MAX / 2 either way, whatever the digits; a display
+ * it, within INBOX_NUMERIC_MAX_EXPONENT either way (the bound moved by one
+ * in PostgreSQL 16, see compat.h), whatever the digits; a display
  * scale (digits after the point, less the exponent) of at most
  * NUMERIC_DSCALE_MAX, even for zero; and, unless the value is zero, a
  * weight of its first nonzero digit, in base-10000 digits, that fits int16.
@@ -335,7 +336,8 @@ json_number_fits_numeric(const char *token)
 	if (*p == 'e' || *p == 'E')
 	{
 		exponent = strtol(p + 1, NULL, 10);
-		if (exponent >= INT_MAX / 2 || exponent <= -(INT_MAX / 2))
+		if (exponent > INBOX_NUMERIC_MAX_EXPONENT ||
+			exponent < -INBOX_NUMERIC_MAX_EXPONENT)
 			return false;
 	}
 
@@ -482,7 +484,7 @@ probe_bytes_per_level(const char *open, const char *middle, const char *close)
 	sem.semstate = &pr;
 	sem.array_start = probe_level;
 	sem.object_start = probe_level;
-	lex = makeJsonLexContextCstringLen(doc.data, doc.len, PG_UTF8, false);
+	lex = InboxMakeJsonLexContext(doc.data, doc.len, PG_UTF8);
 	if (pg_parse_json(lex, &sem) != JSON_SUCCESS || pr.depth != INBOX_PROBE_LEVELS)
 		elog(ERROR, "could not measure the JSON parser's stack use");
 	pfree(doc.data);
