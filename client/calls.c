@@ -52,6 +52,8 @@ pginbox_upsert_action_name(pginbox_upsert_action action)
 			return "updated";
 		case PGINBOX_UPSERT_UNCHANGED:
 			return "unchanged";
+		case PGINBOX_UPSERT_SKIPPED:
+			return "skipped";
 	}
 	return "?";
 }
@@ -471,6 +473,8 @@ pginbox_upsert(pginbox_conn *conn, const char *table, const char *data,
 		result->action = PGINBOX_UPSERT_UPDATED;
 	else if (strcmp(action, "unchanged") == 0)
 		result->action = PGINBOX_UPSERT_UNCHANGED;
+	else if (strcmp(action, "skipped") == 0)
+		result->action = PGINBOX_UPSERT_SKIPPED;
 	else
 		return protocol_error(conn, res, "inbox.upsert answered an unknown action");
 	row = get_jsonb(res, 0, 1);

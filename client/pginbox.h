@@ -186,10 +186,12 @@ typedef enum pginbox_upsert_action
 {
 	PGINBOX_UPSERT_INSERTED,
 	PGINBOX_UPSERT_UPDATED,
-	PGINBOX_UPSERT_UNCHANGED	/* the row already held those values; nothing written */
+	PGINBOX_UPSERT_UNCHANGED,	/* the row already held those values; nothing written */
+	PGINBOX_UPSERT_SKIPPED		/* a BEFORE trigger returned NULL; nothing written;
+								 * row is NULL when no row has the key */
 } pginbox_upsert_action;
 
-/* "inserted", "updated", "unchanged" */
+/* "inserted", "updated", "unchanged", "skipped" */
 extern const char *pginbox_upsert_action_name(pginbox_upsert_action action);
 
 typedef struct pginbox_upsert_result

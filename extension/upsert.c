@@ -56,6 +56,7 @@
 #include "catalog/objectaddress.h"
 #include "catalog/pg_am.h"
 #include "catalog/pg_class.h"
+#include "catalog/pg_collation.h"
 #include "catalog/pg_index.h"
 #include "catalog/pg_operator.h"
 #include "catalog/pg_type.h"
@@ -86,6 +87,7 @@
 #include "utils/ruleutils.h"
 #include "utils/snapmgr.h"
 #include "utils/syscache.h"
+#include "utils/typcache.h"
 
 #include "compat.h"
 #include "pg_inbox.h"
@@ -109,11 +111,12 @@ typedef enum UpsertAction
 {
 	UPSERT_INSERTED,
 	UPSERT_UPDATED,
-	UPSERT_UNCHANGED
+	UPSERT_UNCHANGED,
+	UPSERT_SKIPPED				/* a BEFORE trigger returned NULL */
 } UpsertAction;
 
 static const char *const upsert_action_names[] = {
-	"inserted", "updated", "unchanged"
+	"inserted", "updated", "unchanged", "skipped"
 };
 
 typedef enum UpsertProbe
@@ -136,12 +139,21 @@ typedef struct UpsertKey
 
 /*
  * The prepared statements and what is known of the columns, for one table,
- * conflict target and column set.  Everything hangs off cxt.
+ * conflict target and column set.  Everything, the struct included, hangs
+ * off cxt.
+ *
+ * A call pins the plan it works with (pins > 0) for as long as it uses it:
+ * a nested call (from a trigger, a default, a domain's CHECK) may find the
+ * plan invalidated or the cache full, but it only takes a pinned plan out
+ * of the cache (cached = false); the plan is freed when its last pin goes.
  */
 typedef struct UpsertPlan
 {
-	UpsertKey	key;			/* hash key, must be first */
+	UpsertKey	key;
 	bool		valid;			/* false once the table was invalidated */
+	bool		cached;			/* still in upsert_plans? */
+	int			pins;			/* calls using it now */
+	struct UpsertPlan *next_retired;	/* in upsert_retired */
 	MemoryContext cxt;
 	int			ncols;			/* columns of the data, in attnum order */
 	AttrNumber *attnums;
@@ -149,15 +161,18 @@ typedef struct UpsertPlan
 	int			nnonkey;
 	bool		insert_first_ok;	/* can a failed INSERT have no effect? */
 	bool		last_inserted;	/* did the previous call insert? */
-	SPIPlanPtr	probe;			/* to_jsonb(row), ctid, tableoid, then the
-								 * non-key columns; prepared when first
-								 * needed, like decide */
+	SPIPlanPtr	probe;			/* to_jsonb(row), ctid, tableoid, xmin, then
+								 * the non-key columns; prepared when first
+								 * needed, like decide and lock */
 	SPIPlanPtr	insert;			/* ... ON CONFLICT DO NOTHING RETURNING */
 	SPIPlanPtr	update;			/* NULL when nnonkey = 0 */
 	SPIPlanPtr	decide;			/* ... ON CONFLICT DO UPDATE */
-	char	   *probe_sql;		/* the text of those two */
+	SPIPlanPtr	lock;			/* SELECT ... FOR NO KEY UPDATE */
+	char	   *probe_sql;		/* the text of those three */
 	char	   *decide_sql;		/* NULL when nnonkey = 0 */
+	char	   *lock_sql;
 	Oid		   *types;			/* types of the parameters */
+	Datum		empty_row;		/* a row of the table's type, all NULL */
 	FmgrInfo	populate;		/* jsonb_populate_record for the row type */
 	FmgrInfo	to_jsonb;		/* to_jsonb for the row type */
 
@@ -169,8 +184,18 @@ typedef struct UpsertPlan
 	Oid		   *key_collation;
 } UpsertPlan;
 
+/* an entry of upsert_plans */
+typedef struct UpsertEntry
+{
+	UpsertKey	key;			/* hash key, must be first */
+	UpsertPlan *plan;
+} UpsertEntry;
+
 static HTAB *upsert_plans = NULL;
 static bool upsert_plans_stale = false;
+
+/* plans taken out of the cache while pinned; freed when unpinned */
+static UpsertPlan *upsert_retired = NULL;
 
 /* what one call (or one batch) works with */
 typedef struct UpsertCall
@@ -185,16 +210,16 @@ static void
 upsert_relcache_callback(Datum arg, Oid relid)
 {
 	HASH_SEQ_STATUS seq;
-	UpsertPlan *plan;
+	UpsertEntry *entry;
 
 	if (upsert_plans == NULL)
 		return;
 	hash_seq_init(&seq, upsert_plans);
-	while ((plan = hash_seq_search(&seq)) != NULL)
+	while ((entry = hash_seq_search(&seq)) != NULL)
 	{
-		if (relid == InvalidOid || plan->key.relid == relid)
+		if (relid == InvalidOid || entry->key.relid == relid)
 		{
-			plan->valid = false;
+			entry->plan->valid = false;
 			upsert_plans_stale = true;
 		}
 	}
@@ -203,32 +228,83 @@ upsert_relcache_callback(Datum arg, Oid relid)
 static void
 free_plan(UpsertPlan *plan)
 {
-	SPIPlanPtr	plans[] = {plan->probe, plan->insert, plan->update, plan->decide};
+	SPIPlanPtr	plans[] = {plan->probe, plan->insert, plan->update, plan->decide, plan->lock};
 
+	Assert(plan->pins == 0 && !plan->cached);
 	for (int i = 0; i < (int) lengthof(plans); i++)
 		if (plans[i] != NULL)
 			SPI_freeplan(plans[i]);
-	if (plan->cxt != NULL)
-		MemoryContextDelete(plan->cxt);
-	hash_search(upsert_plans, &plan->key, HASH_REMOVE, NULL);
+	MemoryContextDelete(plan->cxt);
 }
 
 /*
- * Drop the plans of invalidated tables (or all of them, when the cache is
- * full).  Not done in the callback itself, which must not free plans that a
- * running call may hold.
+ * Take a plan out of the cache; free it unless a running call holds it.
+ */
+static void
+uncache_plan(UpsertPlan *plan)
+{
+	Assert(plan->cached);
+	hash_search(upsert_plans, &plan->key, HASH_REMOVE, NULL);
+	plan->cached = false;
+	if (plan->pins == 0)
+		free_plan(plan);
+	else
+	{
+		plan->next_retired = upsert_retired;
+		upsert_retired = plan;
+	}
+}
+
+/* free the retired plans that no call holds any more */
+static void
+free_retired_plans(void)
+{
+	UpsertPlan **p = &upsert_retired;
+
+	while (*p != NULL)
+	{
+		UpsertPlan *plan = *p;
+
+		if (plan->pins == 0)
+		{
+			*p = plan->next_retired;
+			free_plan(plan);
+		}
+		else
+			p = &plan->next_retired;
+	}
+}
+
+/*
+ * Take the plans of invalidated tables (or all of them, when the cache is
+ * full) out of the cache.  Not done in the callback itself, which may run
+ * at any catalog access.
  */
 static void
 sweep_plans(bool all)
 {
 	HASH_SEQ_STATUS seq;
-	UpsertPlan *plan;
+	UpsertEntry *entry;
 
 	hash_seq_init(&seq, upsert_plans);
-	while ((plan = hash_seq_search(&seq)) != NULL)
-		if (all || !plan->valid)
-			free_plan(plan);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+		if (all || !entry->plan->valid)
+			uncache_plan(entry->plan);
 	upsert_plans_stale = false;
+}
+
+/*
+ * A call holds the plan from get_plan() to here; every path out of
+ * upsert_row(), an error included, comes here.  A plan that was taken out
+ * of the cache meanwhile is freed by its last holder, or after an error
+ * (while the executor's state may still point into it) by the next call.
+ */
+static void
+unpin_plan(UpsertPlan *plan, bool error)
+{
+	Assert(plan->pins > 0);
+	if (--plan->pins == 0 && !plan->cached && !error)
+		free_retired_plans();
 }
 
 static void
@@ -366,6 +442,26 @@ relation_am(Oid relid)
 	am = ((Form_pg_class) GETSTRUCT(tup))->relam;
 	ReleaseSysCache(tup);
 	return am;
+}
+
+/*
+ * "schema"."name" of a collation, always qualified: the statements are
+ * parsed again under whatever search_path a later caller has.
+ */
+static char *
+qualified_collation(Oid collid)
+{
+	HeapTuple	tup = SearchSysCache1(COLLOID, ObjectIdGetDatum(collid));
+	Form_pg_collation coll;
+	char	   *result;
+
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for collation %u", collid);
+	coll = (Form_pg_collation) GETSTRUCT(tup);
+	result = quote_qualified_identifier(get_namespace_name(coll->collnamespace),
+										NameStr(coll->collname));
+	ReleaseSysCache(tup);
+	return result;
 }
 
 /* "OPERATOR(schema.name)" for an operator */
@@ -540,7 +636,8 @@ conflict_index(UpsertCall *call)
  * Can an INSERT of this column set that meets an existing key have no effect
  * at all?  It fires BEFORE INSERT triggers, evaluates the defaults of the
  * columns left out (a sequence advances and writes WAL) and checks
- * constraints and policies before it looks for a conflict.
+ * constraints, policies and the domains of the columns left out before it
+ * looks for a conflict.
  */
 static bool
 insert_is_silent(Relation rel, const uint8 *cols)
@@ -548,6 +645,9 @@ insert_is_silent(Relation rel, const uint8 *cols)
 	TupleDesc	desc = RelationGetDescr(rel);
 
 	if (rel->rd_rel->relrowsecurity)
+		return false;
+	/* a partition may have triggers its partitioned table does not list */
+	if (rel->rd_rel->relkind != RELKIND_RELATION)
 		return false;
 	if (rel->trigdesc != NULL &&
 		(rel->trigdesc->trig_insert_before_row ||
@@ -568,6 +668,8 @@ insert_is_silent(Relation rel, const uint8 *cols)
 			continue;
 		if (att->attidentity)
 			return false;		/* draws from a sequence */
+		if (DomainHasConstraints(att->atttypid))
+			return false;		/* its default, or NULL, may fail the domain */
 		def = build_column_default(rel, att->attnum);
 		if (def == NULL)
 		{
@@ -642,9 +744,6 @@ build_plan(UpsertCall *call, UpsertPlan *plan)
 					 errhint("An upsert finds its row by the columns of %s.",
 							 describe_index(rel, idx))));
 
-	plan->cxt = AllocSetContextCreate(CacheMemoryContext, "pg_inbox upsert plan",
-									  ALLOCSET_SMALL_SIZES);
-	MemoryContextSetIdentifier(plan->cxt, RelationGetRelationName(rel));
 	old = MemoryContextSwitchTo(plan->cxt);
 	plan->attnums = palloc(sizeof(AttrNumber) * desc->natts);
 	plan->is_key = palloc(sizeof(bool) * desc->natts);
@@ -710,7 +809,7 @@ build_plan(UpsertCall *call, UpsertPlan *plan)
 							 where.len > 0 ? " AND " : "", name,
 							 qualified_operator(eqop), n);
 			if (OidIsValid(collation) && collation != att->attcollation)
-				appendStringInfo(&where, " COLLATE %s", generate_collation_name(collation));
+				appendStringInfo(&where, " COLLATE %s", qualified_collation(collation));
 		}
 		else
 		{
@@ -727,39 +826,58 @@ build_plan(UpsertCall *call, UpsertPlan *plan)
 						 quote_identifier(get_attname(RelationGetRelid(rel),
 													  idx->indkey.values[k], false)));
 
-	appendStringInfo(&sql, "SELECT pg_catalog.to_jsonb(x), x.ctid, x.tableoid%s FROM %s%s AS x WHERE %s",
+	/*
+	 * x is the only name the statements choose: always written x.*, x.col,
+	 * so that a column called x can never stand for the row.
+	 */
+	appendStringInfo(&sql, "SELECT pg_catalog.to_jsonb(x.*), x.ctid, x.tableoid, x.xmin%s"
+					 " FROM %s%s AS x WHERE %s",
 					 probe_cols.data, only, table, where.data);
 	plan->probe_sql = MemoryContextStrdup(plan->cxt, sql.data);
 
 	resetStringInfo(&sql);
+	appendStringInfo(&sql, "SELECT x.ctid, x.tableoid, x.xmin FROM %s%s AS x WHERE %s"
+					 " FOR NO KEY UPDATE OF x",
+					 only, table, where.data);
+	plan->lock_sql = MemoryContextStrdup(plan->cxt, sql.data);
+
+	resetStringInfo(&sql);
 	appendStringInfo(&sql, "INSERT INTO %s AS x (%s) VALUES (%s) ON CONFLICT (%s) DO NOTHING"
-					 " RETURNING pg_catalog.to_jsonb(x)",
+					 " RETURNING pg_catalog.to_jsonb(x.*)",
 					 table, cols.data, params.data, keys.data);
 	plan->insert = prepare(sql.data, n, types);
 
 	if (plan->nnonkey > 0)
 	{
 		resetStringInfo(&sql);
-		appendStringInfo(&sql, "UPDATE %s%s AS x SET %s WHERE %s RETURNING pg_catalog.to_jsonb(x)",
+		appendStringInfo(&sql, "UPDATE %s%s AS x SET %s WHERE %s RETURNING pg_catalog.to_jsonb(x.*)",
 						 only, table, sets.data, where.data);
 		plan->update = prepare(sql.data, n, types);
 
 		/*
-		 * The new version of a row that ON CONFLICT DO UPDATE locked and
-		 * updated carries our lock in xmax; a row it inserted has none.
+		 * Whether it inserted or updated is read from the version it
+		 * returns (see run_decide): xmax is no column of a partitioned
+		 * table's RETURNING, ctid and tableoid are.
 		 */
 		resetStringInfo(&sql);
 		appendStringInfo(&sql, "INSERT INTO %s AS x (%s) VALUES (%s) ON CONFLICT (%s)"
-						 " DO UPDATE SET %s RETURNING pg_catalog.to_jsonb(x),"
-						 " x.xmax OPERATOR(pg_catalog.=) '0'::pg_catalog.xid",
+						 " DO UPDATE SET %s RETURNING pg_catalog.to_jsonb(x.*), x.ctid, x.tableoid",
 						 table, cols.data, params.data, keys.data, excluded.data);
 		plan->decide_sql = MemoryContextStrdup(plan->cxt, sql.data);
 	}
 
 	plan->insert_first_ok = insert_is_silent(rel, call->key.cols);
 
-	/* jsonb_populate_record(NULL::table, data), with its argument types */
+	/* jsonb_populate_record(row, data), with its argument types */
 	old = MemoryContextSwitchTo(plan->cxt);
+	{
+		Datum	   *nullvals = palloc0(sizeof(Datum) * desc->natts);
+		bool	   *allnull = palloc(sizeof(bool) * desc->natts);
+
+		memset(allnull, true, sizeof(bool) * desc->natts);
+		plan->empty_row = heap_copy_tuple_as_datum(heap_form_tuple(desc, nullvals, allnull),
+												   desc);
+	}
 	row_arg = makeNullConst(rel->rd_rel->reltype, -1, InvalidOid);
 	json_arg = makeNullConst(JSONBOID, -1, InvalidOid);
 	expr = makeFuncExpr(F_JSONB_POPULATE_RECORD, rel->rd_rel->reltype,
@@ -783,7 +901,9 @@ build_plan(UpsertCall *call, UpsertPlan *plan)
 static UpsertPlan *
 get_plan(UpsertCall *call)
 {
+	UpsertEntry *entry;
 	UpsertPlan *plan;
+	MemoryContext cxt;
 	bool		found;
 
 	if (upsert_plans == NULL)
@@ -791,34 +911,58 @@ get_plan(UpsertCall *call)
 		HASHCTL		ctl;
 
 		ctl.keysize = sizeof(UpsertKey);
-		ctl.entrysize = sizeof(UpsertPlan);
+		ctl.entrysize = sizeof(UpsertEntry);
 		upsert_plans = hash_create("pg_inbox upsert plans", 16, &ctl,
 								   HASH_ELEM | HASH_BLOBS);
 		CacheRegisterRelcacheCallback(upsert_relcache_callback, (Datum) 0);
 	}
 	else if (upsert_plans_stale)
 		sweep_plans(false);
+	if (upsert_retired != NULL)
+		free_retired_plans();
 
-	plan = hash_search(upsert_plans, &call->key, HASH_FIND, NULL);
-	if (plan != NULL)
+	entry = hash_search(upsert_plans, &call->key, HASH_FIND, NULL);
+	if (entry != NULL)
+	{
+		plan = entry->plan;
+		plan->pins++;
 		return plan;
+	}
 
 	if (hash_get_num_entries(upsert_plans) >= UPSERT_MAX_PLANS)
 		sweep_plans(true);
 
-	plan = hash_search(upsert_plans, &call->key, HASH_ENTER, &found);
-	memset((char *) plan + sizeof(UpsertKey), 0, sizeof(UpsertPlan) - sizeof(UpsertKey));
+	/* the name is the table's at the time, copied: relcache entries move */
+	/*
+	 * Sizes of no context freelist: the memory goes back to malloc when the
+	 * plan is freed, so that a use after free is seen by AddressSanitizer
+	 * (the sanitizer part of make stress).
+	 */
+	cxt = AllocSetContextCreate(CacheMemoryContext, "pg_inbox upsert plan",
+								0, 2 * 1024, 8 * 1024);
+	MemoryContextCopyAndSetIdentifier(cxt, RelationGetRelationName(call->rel));
+	plan = MemoryContextAllocZero(cxt, sizeof(UpsertPlan));
+	plan->cxt = cxt;
+	plan->key = call->key;
 	PG_TRY();
 	{
 		build_plan(call, plan);
 	}
 	PG_CATCH();
 	{
-		/* leave no half-built entry behind; the error goes on */
+		/* leave nothing half-built behind; the error goes on */
 		free_plan(plan);
 		PG_RE_THROW();
 	}
 	PG_END_TRY();
+
+	entry = hash_search(upsert_plans, &call->key, HASH_ENTER, &found);
+	if (found)
+		uncache_plan(entry->plan);	/* built meanwhile by a nested call */
+	entry = hash_search(upsert_plans, &call->key, HASH_ENTER, &found);
+	entry->plan = plan;
+	plan->cached = true;
+	plan->pins = 1;
 	return plan;
 }
 
@@ -921,10 +1065,37 @@ compare_row(Relation rel, const UpsertPlan *plan, const Datum *stored,
 }
 
 /*
- * The values of the data's columns, converted by jsonb_populate_record.
+ * The functions a call converts with: the plan's own, or, when an outer
+ * call is using the same plan (the nested call came from a trigger, a
+ * default or a domain's CHECK during it), private copies, so that the
+ * caches that jsonb_populate_record keeps in fn_extra are never used by two
+ * calls at once.
  */
 static void
-convert_data(UpsertCall *call, UpsertPlan *plan, Jsonb *data, Datum *values, char *nulls)
+call_functions(UpsertPlan *plan, FmgrInfo **populate, FmgrInfo **to_jsonb)
+{
+	if (plan->pins == 1)
+	{
+		*populate = &plan->populate;
+		*to_jsonb = &plan->to_jsonb;
+		return;
+	}
+	*populate = palloc(sizeof(FmgrInfo));
+	*to_jsonb = palloc(sizeof(FmgrInfo));
+	fmgr_info_copy(*populate, &plan->populate, CurrentMemoryContext);
+	fmgr_info_copy(*to_jsonb, &plan->to_jsonb, CurrentMemoryContext);
+}
+
+/*
+ * The values of the data's columns, converted by jsonb_populate_record
+ * into a row whose other columns are NULL and stay untouched: given a row
+ * to start from, jsonb_populate_record converts the keys present only, so a
+ * column left out is never run through its type's input (a NOT NULL or
+ * CHECK domain of a column left out does not apply to a value nobody gave).
+ */
+static void
+convert_data(UpsertCall *call, UpsertPlan *plan, FmgrInfo *populate,
+			 Jsonb *data, Datum *values, char *nulls)
 {
 	LOCAL_FCINFO(fcinfo, 2);
 	TupleDesc	desc = RelationGetDescr(call->rel);
@@ -934,9 +1105,9 @@ convert_data(UpsertCall *call, UpsertPlan *plan, Jsonb *data, Datum *values, cha
 	bool	   *allnull = palloc(sizeof(bool) * desc->natts);
 	Datum		result;
 
-	InitFunctionCallInfoData(*fcinfo, &plan->populate, 2, InvalidOid, NULL, NULL);
-	fcinfo->args[0].value = (Datum) 0;
-	fcinfo->args[0].isnull = true;
+	InitFunctionCallInfoData(*fcinfo, populate, 2, InvalidOid, NULL, NULL);
+	fcinfo->args[0].value = plan->empty_row;
+	fcinfo->args[0].isnull = false;
 	fcinfo->args[1].value = JsonbPGetDatum(data);
 	fcinfo->args[1].isnull = false;
 	result = FunctionCallInvoke(fcinfo);
@@ -964,6 +1135,26 @@ convert_data(UpsertCall *call, UpsertPlan *plan, Jsonb *data, Datum *values, cha
 	}
 }
 
+/* what a probe found */
+typedef struct UpsertFound
+{
+	UpsertProbe state;
+	Oid			tableoid;		/* the version found (not PROBE_ABSENT) */
+	ItemPointerData tid;
+	TransactionId xmin;
+	TransactionId updater;		/* PROBE_AGAIN: whom to wait for, if any */
+	bool		have_row;
+	Datum		row;			/* to_jsonb of it: PROBE_SAME, or asked for */
+} UpsertFound;
+
+/* the same version of the same row? */
+static bool
+same_version(const UpsertFound *a, const UpsertFound *b)
+{
+	return a->tableoid == b->tableoid &&
+		ItemPointerEquals((ItemPointer) &a->tid, (ItemPointer) &b->tid) &&
+		TransactionIdEquals(a->xmin, b->xmin);
+}
 
 /*
  * Is the version of the row that the probe found the row's last word?  A
@@ -974,20 +1165,24 @@ convert_data(UpsertCall *call, UpsertPlan *plan, Jsonb *data, Datum *values, cha
  * hand-written statement waits for such a transaction and looks at the
  * newest version (READ COMMITTED) or fails with 40001 (REPEATABLE READ and
  * above); so do we.  A transaction that only locks the row changes nothing
- * and is not waited for.  Returns PROBE_SAME when the version stands.
+ * and is not waited for.  Returns PROBE_SAME when the version stands; sets
+ * *xmin to the version's inserter.
  */
 static UpsertProbe
-settled(Relation rel, TupleTableSlot *slot, TransactionId *updater)
+settled(Relation rel, TupleTableSlot *slot, TransactionId *updater,
+		TransactionId *xmin)
 {
 	BufferHeapTupleTableSlot *bslot = (BufferHeapTupleTableSlot *) slot;
 	HeapTupleHeader htup;
 	TransactionId xid = InvalidTransactionId;
 
+	*xmin = InvalidTransactionId;
 	if (!TTS_IS_BUFFERTUPLE(slot))
 		return PROBE_SAME;		/* not heap: no version to look at */
 
 	LockBuffer(bslot->buffer, BUFFER_LOCK_SHARE);
 	htup = bslot->base.tuple->t_data;
+	*xmin = HeapTupleHeaderGetRawXmin(htup);
 	if (!(htup->t_infomask & HEAP_XMAX_INVALID) &&
 		!HEAP_XMAX_IS_LOCKED_ONLY(htup->t_infomask))
 		xid = HeapTupleHeaderGetUpdateXid(htup);
@@ -1016,19 +1211,15 @@ settled(Relation rel, TupleTableSlot *slot, TransactionId *updater)
  * the partition that holds it.
  */
 static UpsertProbe
-version_settled(UpsertCall *call, TransactionId *updater)
+version_settled(UpsertCall *call, UpsertFound *found)
 {
-	bool		isnull;
-	ItemPointer tid = (ItemPointer)
-		DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc, 2, &isnull));
-	Oid			part = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
-													  SPI_tuptable->tupdesc, 3, &isnull));
-	Relation	rel = table_open(part, AccessShareLock);
+	Relation	rel = table_open(found->tableoid, AccessShareLock);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
 	UpsertProbe result = PROBE_SAME;
+	TransactionId xmin;
 
-	if (table_tuple_fetch_row_version(rel, tid, SnapshotAny, slot))
-		result = settled(call->rel, slot, updater);
+	if (table_tuple_fetch_row_version(rel, &found->tid, SnapshotAny, slot))
+		result = settled(call->rel, slot, &found->updater, &xmin);
 	ExecDropSingleTupleTableSlot(slot);
 	table_close(rel, NoLock);
 	return result;
@@ -1038,12 +1229,10 @@ version_settled(UpsertCall *call, TransactionId *updater)
  * Probe with the prepared SELECT: for partitioned tables and tables whose
  * row-level security applies to the caller.
  */
-static UpsertProbe
+static void
 probe_sql(UpsertCall *call, UpsertPlan *plan, Datum *values, const char *nulls,
-		  Datum *row, TransactionId *updater)
+		  bool want_row, UpsertFound *found)
 {
-	UpsertProbe result = PROBE_ABSENT;
-
 	if (plan->probe == NULL)
 		plan->probe = prepare(plan->probe_sql, plan->ncols, plan->types);
 	if (run(call, plan->probe, values, nulls, SPI_OK_SELECT) > 0)
@@ -1051,22 +1240,30 @@ probe_sql(UpsertCall *call, UpsertPlan *plan, Datum *values, const char *nulls,
 		int			natts = RelationGetDescr(call->rel)->natts;
 		Datum	   *stored = palloc0(sizeof(Datum) * natts);
 		bool	   *stored_null = palloc0(sizeof(bool) * natts);
-		int			col = 4;
+		int			col = 5;
+		HeapTuple	tup = SPI_tuptable->vals[0];
+		TupleDesc	desc = SPI_tuptable->tupdesc;
+		bool		isnull;
 
-		/* the SELECT returns the non-key columns after ctid and tableoid */
+		found->tid = *(ItemPointer) DatumGetPointer(SPI_getbinval(tup, desc, 2, &isnull));
+		found->tableoid = DatumGetObjectId(SPI_getbinval(tup, desc, 3, &isnull));
+		found->xmin = DatumGetTransactionId(SPI_getbinval(tup, desc, 4, &isnull));
+
+		/* the SELECT returns the non-key columns after those */
 		for (int i = 0; i < plan->ncols; i++)
 			if (!plan->is_key[i])
 				stored[plan->attnums[i] - 1] =
-					SPI_getbinval(SPI_tuptable->vals[0], SPI_tuptable->tupdesc,
-								  col++, &stored_null[plan->attnums[i] - 1]);
-		result = compare_row(call->rel, plan, stored, stored_null, values, nulls);
-		if (version_settled(call, updater) == PROBE_AGAIN)
-			result = PROBE_AGAIN;
-		if (result == PROBE_SAME)
-			*row = returned_row();
+					SPI_getbinval(tup, desc, col++, &stored_null[plan->attnums[i] - 1]);
+		found->state = compare_row(call->rel, plan, stored, stored_null, values, nulls);
+		if (version_settled(call, found) == PROBE_AGAIN)
+			found->state = PROBE_AGAIN;
+		if (found->state == PROBE_SAME || want_row)
+		{
+			found->row = returned_row();
+			found->have_row = true;
+		}
 	}
 	SPI_freetuptable(SPI_tuptable);
-	return result;
 }
 
 /*
@@ -1076,16 +1273,15 @@ probe_sql(UpsertCall *call, UpsertPlan *plan, Datum *values, const char *nulls,
  * snapshot; under SERIALIZABLE the index and heap access methods take the
  * predicate locks.
  */
-static UpsertProbe
-probe_index(UpsertCall *call, UpsertPlan *plan, Datum *values, const char *nulls,
-			Datum *row, TransactionId *updater)
+static void
+probe_index(UpsertCall *call, UpsertPlan *plan, FmgrInfo *to_jsonb,
+			Datum *values, const char *nulls, bool want_row, UpsertFound *found)
 {
 	Relation	rel = call->rel;
 	Relation	index = index_open(plan->index, AccessShareLock);
 	ScanKeyData *skeys = palloc(sizeof(ScanKeyData) * plan->nkeys);
 	TupleTableSlot *slot = table_slot_create(rel, NULL);
 	IndexScanDesc scan;
-	UpsertProbe result = PROBE_ABSENT;
 
 	for (int k = 0; k < plan->nkeys; k++)
 		ScanKeyEntryInitialize(&skeys[k], 0, k + 1, BTEqualStrategyNumber,
@@ -1099,34 +1295,310 @@ probe_index(UpsertCall *call, UpsertPlan *plan, Datum *values, const char *nulls
 	if (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
 		slot_getallattrs(slot);
-		result = compare_row(rel, plan, slot->tts_values, slot->tts_isnull,
-							 values, nulls);
-		if (settled(rel, slot, updater) == PROBE_AGAIN)
-			result = PROBE_AGAIN;
-		if (result == PROBE_SAME)
-			*row = FunctionCall1(&plan->to_jsonb, ExecFetchSlotHeapTupleDatum(slot));
+		found->tableoid = RelationGetRelid(rel);
+		found->tid = slot->tts_tid;
+		found->state = compare_row(rel, plan, slot->tts_values, slot->tts_isnull,
+								   values, nulls);
+		if (settled(rel, slot, &found->updater, &found->xmin) == PROBE_AGAIN)
+			found->state = PROBE_AGAIN;
+		if (found->state == PROBE_SAME || want_row)
+		{
+			found->row = FunctionCall1(to_jsonb, ExecFetchSlotHeapTupleDatum(slot));
+			found->have_row = true;
+		}
 	}
 	index_endscan(scan);
 	PopActiveSnapshot();
 	ExecDropSingleTupleTableSlot(slot);
 	index_close(index, NoLock);
-	return result;
+}
+
+/* what one upsert of one data object works with */
+typedef struct UpsertRow
+{
+	UpsertCall *call;
+	UpsertPlan *plan;
+	Datum	   *values;
+	char	   *nulls;
+	FmgrInfo   *to_jsonb;
+	bool		rls;			/* row-level security applies to the caller */
+	bool		direct;			/* probe the index without the executor */
+} UpsertRow;
+
+static void
+probe(UpsertRow *r, bool want_row, UpsertFound *found)
+{
+	memset(found, 0, sizeof(UpsertFound));
+	found->state = PROBE_ABSENT;
+	if (r->direct)
+		probe_index(r->call, r->plan, r->to_jsonb, r->values, r->nulls, want_row, found);
+	else
+		probe_sql(r->call, r->plan, r->values, r->nulls, want_row, found);
+}
+
+/* the row with the key as it stands now, or NULL */
+static bool
+current_row(UpsertRow *r, Datum *row)
+{
+	UpsertFound found;
+
+	probe(r, true, &found);
+	*row = found.row;
+	return found.have_row;
+}
+
+static void
+raise_rls_using(Relation rel)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+			 errmsg("new row violates row-level security policy (USING expression) for table \"%s\"",
+					RelationGetRelationName(rel))));
+}
+
+/*
+ * The UPDATE of the row the probe found (before) updated nothing.  Was it a
+ * BEFORE UPDATE trigger that returned NULL?  Then the same version of the
+ * row is still there: nothing but a trigger or, when row-level security
+ * applies, the UPDATE policy can pass over a row that the statement's scan
+ * met and that nobody else changed.  The policy's answer is asked by
+ * locking the row as the UPDATE would (SELECT ... FOR NO KEY UPDATE applies
+ * the UPDATE policy's USING expression); a row it hides raises 42501, as
+ * the hand-written INSERT ... ON CONFLICT DO UPDATE does.  Any other
+ * version, or none: another transaction got in between.
+ */
+static bool
+update_suppressed(UpsertRow *r, const UpsertFound *before, Datum *row)
+{
+	UpsertFound now;
+
+	probe(r, true, &now);
+	if (now.state == PROBE_ABSENT || now.state == PROBE_AGAIN ||
+		!same_version(before, &now))
+		return false;
+	if (r->rls)
+	{
+		UpsertPlan *plan = r->plan;
+		UpsertFound locked;
+		bool		isnull;
+
+		if (plan->lock == NULL)
+			plan->lock = prepare(plan->lock_sql, plan->ncols, plan->types);
+		if (run(r->call, plan->lock, r->values, r->nulls, SPI_OK_SELECT) == 0)
+		{
+			SPI_freetuptable(SPI_tuptable);
+			probe(r, false, &locked);
+			if (locked.state != PROBE_ABSENT && same_version(before, &locked))
+				raise_rls_using(r->call->rel);
+			return false;
+		}
+		memset(&locked, 0, sizeof(locked));
+		locked.tid = *(ItemPointer) DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[0],
+																   SPI_tuptable->tupdesc, 1, &isnull));
+		locked.tableoid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+														 SPI_tuptable->tupdesc, 2, &isnull));
+		locked.xmin = DatumGetTransactionId(SPI_getbinval(SPI_tuptable->vals[0],
+														  SPI_tuptable->tupdesc, 3, &isnull));
+		SPI_freetuptable(SPI_tuptable);
+		if (!same_version(before, &locked))
+			return false;
+	}
+	*row = now.row;
+	return true;
+}
+
+/*
+ * Did an UPDATE make this version of a row (or an INSERT)?  Only the
+ * statement that made it has looked at it yet; it is ours.
+ */
+static bool
+version_is_update(Oid tableoid, ItemPointer tid)
+{
+	Relation	rel = table_open(tableoid, AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	bool		updated = false;
+
+	if (table_tuple_fetch_row_version(rel, tid, SnapshotAny, slot) &&
+		TTS_IS_BUFFERTUPLE(slot))
+	{
+		BufferHeapTupleTableSlot *bslot = (BufferHeapTupleTableSlot *) slot;
+
+		LockBuffer(bslot->buffer, BUFFER_LOCK_SHARE);
+		updated = (bslot->base.tuple->t_data->t_infomask & HEAP_UPDATED) != 0;
+		LockBuffer(bslot->buffer, BUFFER_LOCK_UNLOCK);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	return updated;
+}
+
+/*
+ * The hand-written INSERT ... ON CONFLICT DO UPDATE.  It inserts, updates,
+ * raises, or, when a BEFORE trigger returns NULL, writes nothing and
+ * returns no row: then the action is "skipped".
+ */
+static UpsertAction
+run_decide(UpsertRow *r, Datum *row, bool *row_null)
+{
+	UpsertPlan *plan = r->plan;
+	bool		isnull;
+	ItemPointerData tid;
+	Oid			tableoid;
+
+	if (plan->decide_sql == NULL)
+		raise_rls_using(r->call->rel);
+	if (plan->decide == NULL)
+		plan->decide = prepare(plan->decide_sql, plan->ncols, plan->types);
+	if (run(r->call, plan->decide, r->values, r->nulls, SPI_OK_INSERT_RETURNING) == 0)
+	{
+		SPI_freetuptable(SPI_tuptable);
+		*row_null = !current_row(r, row);
+		return UPSERT_SKIPPED;
+	}
+	*row = returned_row();
+	tid = *(ItemPointer) DatumGetPointer(SPI_getbinval(SPI_tuptable->vals[0],
+													   SPI_tuptable->tupdesc, 2, &isnull));
+	tableoid = DatumGetObjectId(SPI_getbinval(SPI_tuptable->vals[0],
+											  SPI_tuptable->tupdesc, 3, &isnull));
+	SPI_freetuptable(SPI_tuptable);
+	return version_is_update(tableoid, &tid) ? UPSERT_UPDATED : UPSERT_INSERTED;
+}
+
+/*
+ * Can a BEFORE INSERT row trigger fire for an INSERT into the table?  A
+ * partition may have triggers of its own, which its partitioned table does
+ * not list: assume so.
+ */
+static bool
+may_fire_before_insert(Relation rel)
+{
+	if (rel->rd_rel->relkind != RELKIND_RELATION)
+		return true;
+	return rel->trigdesc != NULL && rel->trigdesc->trig_insert_before_row;
+}
+
+static UpsertAction
+upsert_with_plan(UpsertCall *call, UpsertPlan *plan, Jsonb *data, Datum *row,
+				 bool *row_null)
+{
+	UpsertRow	r;
+	FmgrInfo   *populate;
+	bool		try_insert;
+	bool		before_insert;
+	int			waits = 0;
+	UpsertAction action;
+
+	check_privileges(call->rel, plan);
+	call_functions(plan, &populate, &r.to_jsonb);
+	r.call = call;
+	r.plan = plan;
+	r.values = palloc(sizeof(Datum) * plan->ncols);
+	r.nulls = palloc(sizeof(char) * plan->ncols);
+	convert_data(call, plan, populate, data, r.values, r.nulls);
+
+	r.rls = check_enable_rls(RelationGetRelid(call->rel), InvalidOid, false) == RLS_ENABLED;
+	r.direct = call->rel->rd_rel->relkind == RELKIND_RELATION && !r.rls;
+	before_insert = may_fire_before_insert(call->rel);
+	try_insert = plan->insert_first_ok && plan->last_inserted;
+	*row_null = false;
+	for (int round = 0;; round++)
+	{
+		CHECK_FOR_INTERRUPTS();
+		if (round == UPSERT_MAX_ROUNDS)
+		{
+			action = run_decide(&r, row, row_null);
+			break;
+		}
+		if (!try_insert)
+		{
+			UpsertFound found;
+
+			probe(&r, false, &found);
+			if (found.state == PROBE_AGAIN)
+			{
+				/* a wait is progress: it does not use up a round */
+				if (TransactionIdIsValid(found.updater))
+					XactLockTableWait(found.updater, call->rel, NULL, XLTW_None);
+				if (++waits < UPSERT_MAX_WAITS)
+					round--;
+				continue;
+			}
+			if (found.state == PROBE_SAME)
+			{
+				*row = found.row;
+				action = UPSERT_UNCHANGED;
+				break;
+			}
+			if (found.state == PROBE_DIFFERENT)
+			{
+				if (run(call, plan->update, r.values, r.nulls, SPI_OK_UPDATE_RETURNING) > 0)
+				{
+					*row = returned_row();
+					action = UPSERT_UPDATED;
+					SPI_freetuptable(SPI_tuptable);
+					break;
+				}
+				SPI_freetuptable(SPI_tuptable);
+				if (update_suppressed(&r, &found, row))
+				{
+					action = UPSERT_SKIPPED;
+					break;
+				}
+				continue;		/* gone meanwhile */
+			}
+		}
+
+		/*
+		 * An INSERT ... ON CONFLICT DO NOTHING that returns no row met the
+		 * key, or a BEFORE INSERT trigger returned NULL.  Where a trigger
+		 * can, the hand-written statement inserts instead, which tells the
+		 * two apart: it returns the row it inserted or updated, and no row
+		 * only when a trigger returned NULL.
+		 */
+		if (!try_insert && before_insert && plan->decide_sql != NULL)
+		{
+			action = run_decide(&r, row, row_null);
+			break;
+		}
+		if (run(call, plan->insert, r.values, r.nulls, SPI_OK_INSERT_RETURNING) > 0)
+		{
+			*row = returned_row();
+			action = UPSERT_INSERTED;
+			SPI_freetuptable(SPI_tuptable);
+			break;
+		}
+		SPI_freetuptable(SPI_tuptable);
+		if (try_insert)
+		{
+			try_insert = false;
+			continue;			/* met the key: no trigger could have fired */
+		}
+
+		/*
+		 * Only key columns, and a trigger that may have returned NULL: a row
+		 * with the key now is this data, whoever stored it (the loop answers
+		 * "unchanged"); none means the trigger did.
+		 */
+		if (before_insert && !current_row(&r, row))
+		{
+			*row_null = true;
+			action = UPSERT_SKIPPED;
+			break;
+		}
+	}
+	plan->last_inserted = action == UPSERT_INSERTED;
+	return action;
 }
 
 /*
  * Upsert one data object.  Returns the action and sets *row to the stored
- * row as jsonb, allocated in call->row_cxt.
+ * row as jsonb, allocated in call->row_cxt (*row_null when there is none).
  */
 static UpsertAction
-upsert_row(UpsertCall *call, Jsonb *data, Datum *row)
+upsert_row(UpsertCall *call, Jsonb *data, Datum *row, bool *row_null)
 {
 	UpsertPlan *plan;
-	Datum	   *values;
-	char	   *nulls;
-	bool		try_insert;
-	bool		direct;
-	int			waits = 0;
-	UpsertAction action;
+	volatile UpsertAction action = UPSERT_INSERTED;
 
 	if (!JB_ROOT_IS_OBJECT(data))
 		ereport(ERROR,
@@ -1136,81 +1608,17 @@ upsert_row(UpsertCall *call, Jsonb *data, Datum *row)
 
 	data_columns(call->rel, data, call->key.cols);
 	plan = get_plan(call);
-	check_privileges(call->rel, plan);
-
-	values = palloc(sizeof(Datum) * plan->ncols);
-	nulls = palloc(sizeof(char) * plan->ncols);
-	convert_data(call, plan, data, values, nulls);
-
-	try_insert = plan->insert_first_ok && plan->last_inserted;
-	direct = call->rel->rd_rel->relkind == RELKIND_RELATION &&
-		check_enable_rls(RelationGetRelid(call->rel), InvalidOid, false) != RLS_ENABLED;
-	for (int round = 0;; round++)
+	PG_TRY();
 	{
-		CHECK_FOR_INTERRUPTS();
-		if (round == UPSERT_MAX_ROUNDS)
-		{
-			bool		isnull;
-
-			if (plan->decide_sql == NULL)
-				ereport(ERROR,
-						(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-						 errmsg("new row violates row-level security policy (USING expression) for table \"%s\"",
-								RelationGetRelationName(call->rel))));
-			if (plan->decide == NULL)
-				plan->decide = prepare(plan->decide_sql, plan->ncols, plan->types);
-			if (run(call, plan->decide, values, nulls, SPI_OK_INSERT_RETURNING) != 1)
-				elog(ERROR, "INSERT ... ON CONFLICT DO UPDATE returned no row");
-			*row = returned_row();
-			action = DatumGetBool(returned(2, &isnull)) ? UPSERT_INSERTED : UPSERT_UPDATED;
-			SPI_freetuptable(SPI_tuptable);
-			break;
-		}
-		if (!try_insert)
-		{
-			TransactionId updater = InvalidTransactionId;
-			UpsertProbe found = direct ?
-				probe_index(call, plan, values, nulls, row, &updater) :
-				probe_sql(call, plan, values, nulls, row, &updater);
-
-			if (found == PROBE_AGAIN)
-			{
-				/* a wait is progress: it does not use up a round */
-				if (TransactionIdIsValid(updater))
-					XactLockTableWait(updater, call->rel, NULL, XLTW_None);
-				if (++waits < UPSERT_MAX_WAITS)
-					round--;
-				continue;
-			}
-			if (found == PROBE_SAME)
-			{
-				action = UPSERT_UNCHANGED;
-				break;
-			}
-			if (found == PROBE_DIFFERENT)
-			{
-				if (run(call, plan->update, values, nulls, SPI_OK_UPDATE_RETURNING) > 0)
-				{
-					*row = returned_row();
-					action = UPSERT_UPDATED;
-					SPI_freetuptable(SPI_tuptable);
-					break;
-				}
-				SPI_freetuptable(SPI_tuptable);
-				continue;		/* gone meanwhile, or hidden from UPDATE */
-			}
-		}
-		try_insert = false;
-		if (run(call, plan->insert, values, nulls, SPI_OK_INSERT_RETURNING) > 0)
-		{
-			*row = returned_row();
-			action = UPSERT_INSERTED;
-			SPI_freetuptable(SPI_tuptable);
-			break;
-		}
-		SPI_freetuptable(SPI_tuptable);
+		action = upsert_with_plan(call, plan, data, row, row_null);
 	}
-	plan->last_inserted = action == UPSERT_INSERTED;
+	PG_CATCH();
+	{
+		unpin_plan(plan, true);
+		PG_RE_THROW();
+	}
+	PG_END_TRY();
+	unpin_plan(plan, false);
 	return action;
 }
 
@@ -1281,7 +1689,7 @@ upsert(PG_FUNCTION_ARGS)
 	upsert_begin(&call, fcinfo, "data");
 	call.row_cxt = caller;
 	MemoryContextSwitchTo(caller);
-	action = upsert_row(&call, PG_GETARG_JSONB_P(1), &row);
+	action = upsert_row(&call, PG_GETARG_JSONB_P(1), &row, &nulls[1]);
 	upsert_end(&call);
 
 	values[0] = CStringGetTextDatum(upsert_action_names[action]);
@@ -1329,7 +1737,7 @@ upsert_many(PG_FUNCTION_ARGS)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("element %d of rows is not a JSON object", i + 1)));
-		action = upsert_row(&call, JsonbValueToJsonb(elem), &row);
+		action = upsert_row(&call, JsonbValueToJsonb(elem), &row, &nulls[2]);
 
 		values[0] = Int32GetDatum(i + 1);
 		values[1] = CStringGetTextDatum(upsert_action_names[action]);

@@ -205,7 +205,7 @@ test_upsert(pginbox_conn *h)
 	/* inbox.upsert arrives with a later version of the extension */
 	if (query_int(admin, "SELECT (to_regprocedure('inbox.upsert(regclass,jsonb,text[])') IS NOT NULL)::int", 0, NULL) == 0)
 	{
-		tap_skip(9, "inbox.upsert does not exist in this database");
+		tap_skip(11, "inbox.upsert does not exist in this database");
 		return;
 	}
 	PQclear(must_exec(admin, "CREATE TABLE public.orders (id integer PRIMARY KEY, status text)", 0, NULL));
@@ -224,6 +224,15 @@ test_upsert(pginbox_conn *h)
 	   pginbox_errkind(h) == PGINBOX_ERR_SERVER, "upsert into a table without a key: a server error");
 	ok(strlen(pginbox_sqlstate(h)) == 5, "upsert error: a SQLSTATE");
 	check_healthy(h, 0, "a failed upsert");
+
+	/* a BEFORE trigger that returns NULL: skipped, and no row */
+	PQclear(must_exec(admin, "CREATE FUNCTION public.orders_none() RETURNS trigger"
+					  " LANGUAGE plpgsql AS $$BEGIN RETURN NULL; END$$", 0, NULL));
+	PQclear(must_exec(admin, "CREATE TRIGGER orders_none BEFORE INSERT ON public.orders"
+					  " FOR EACH ROW EXECUTE FUNCTION public.orders_none()", 0, NULL));
+	ok(pginbox_upsert(h, "public.orders", "{\"id\": 2, \"status\": \"paid\"}", NULL, 0, &r) == 0 &&
+	   r.action == PGINBOX_UPSERT_SKIPPED && r.row == NULL, "upsert suppressed by a trigger: skipped, no row");
+	is_str(pginbox_upsert_action_name(r.action), "skipped", "upsert: the name of skipped");
 }
 
 static void

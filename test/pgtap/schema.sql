@@ -12,7 +12,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pg_inbox;
 
-SELECT plan(98);
+SELECT plan(100);
 
 -- ------------------------------------------------------------------
 -- schema and tables
@@ -231,17 +231,36 @@ SELECT is_empty(
 	$$SELECT p.oid::pg_catalog.regprocedure::text FROM pg_catalog.pg_proc p
 	   WHERE p.pronamespace = pg_catalog.to_regnamespace('inbox')
 	     AND NOT coalesce('search_path=pg_catalog, pg_temp' = ANY (p.proconfig), false)
-	     AND p.oid <> 'inbox.attempt(text)'::pg_catalog.regprocedure$$,
-	'every function in schema inbox but inbox.attempt has SET search_path = pg_catalog, pg_temp');
+	     AND p.oid <> ALL (ARRAY['inbox.attempt(text)',
+	                             'inbox.upsert(regclass, jsonb, text[])',
+	                             'inbox.upsert_many(regclass, jsonb, text[])']::pg_catalog.regprocedure[])$$,
+	'every function in schema inbox but inbox.attempt, inbox.upsert and inbox.upsert_many has SET search_path = pg_catalog, pg_temp');
 
--- the one exception: the statement guard runs the caller's own SQL, which
--- must resolve names with the caller's search_path; it is SECURITY INVOKER
--- (checked above) and resolves no name of its own
+-- the exceptions: the statement guard runs the caller's own SQL, and the
+-- upserts run the caller's triggers, defaults and CHECK constraints, which
+-- must resolve names with the caller's search_path; they are SECURITY
+-- INVOKER (checked above), in C, and resolve no name of their own through
+-- it (every name in the statements they prepare is schema-qualified)
 SELECT is(
 	(SELECT p.proconfig FROM pg_catalog.pg_proc p
 	  WHERE p.oid = 'inbox.attempt(text)'::pg_catalog.regprocedure),
 	NULL::text[],
 	'inbox.attempt leaves search_path to the caller, with no other setting');
+SELECT is(
+	(SELECT pg_catalog.array_agg(p.oid::pg_catalog.regprocedure::text ORDER BY p.proname)
+	   FROM pg_catalog.pg_proc p
+	  WHERE p.pronamespace = pg_catalog.to_regnamespace('inbox')
+	    AND p.proconfig IS NULL),
+	ARRAY['inbox.attempt(text)', 'inbox.upsert(regclass,jsonb,text[])',
+	      'inbox.upsert_many(regclass,jsonb,text[])'],
+	'only inbox.attempt, inbox.upsert and inbox.upsert_many leave search_path to the caller, with no other setting');
+SELECT is_empty(
+	$$SELECT p.oid::pg_catalog.regprocedure::text FROM pg_catalog.pg_proc p
+	   WHERE p.oid = ANY (ARRAY['inbox.upsert(regclass, jsonb, text[])',
+	                            'inbox.upsert_many(regclass, jsonb, text[])']::pg_catalog.regprocedure[])
+	     AND (p.prolang <> (SELECT l.oid FROM pg_catalog.pg_language l WHERE l.lanname = 'c')
+	          OR p.prosecdef)$$,
+	'inbox.upsert and inbox.upsert_many are C functions and SECURITY INVOKER');
 
 SELECT is_empty(
 	$$SELECT p.oid::pg_catalog.regprocedure::text FROM pg_catalog.pg_proc p

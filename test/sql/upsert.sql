@@ -510,7 +510,7 @@ DROP TABLE ups_victim;
 --
 CREATE TABLE ups_trig (k integer PRIMARY KEY, a text, b text, c text DEFAULT 'c0');
 CREATE TABLE ups_trig_log (n serial, what text);
--- the upsert functions pin search_path, so the trigger qualifies its names
+-- (triggers run under the caller's search_path: test/sql/upsert_search_path.sql)
 CREATE FUNCTION ups_trig_log() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
 	IF TG_LEVEL = 'ROW' THEN
