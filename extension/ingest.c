@@ -1,7 +1,8 @@
 /*-------------------------------------------------------------------------
  *
  * ingest.c
- *	  inbox.ingest, inbox.ingest_raw and inbox.ingest_many.
+ *	  inbox.ingest, inbox.ingest_raw, inbox.ingest_many and
+ *	  inbox.ingest_raw_many.
  *
  * An ingest decides, inside the caller's transaction, whether (source,
  * event_id) is new.  It probes the unique index on that key with a dirty
@@ -56,6 +57,7 @@
 PG_FUNCTION_INFO_V1(ingest);
 PG_FUNCTION_INFO_V1(ingest_raw);
 PG_FUNCTION_INFO_V1(ingest_many);
+PG_FUNCTION_INFO_V1(ingest_raw_many);
 
 /* how often one key may change under us before we give up */
 #define INBOX_MAX_KEY_ROUNDS	100
@@ -560,6 +562,16 @@ insert_event(InboxIngest *st, text *event_id, const uint8 *digest,
 	return INBOX_STORED;
 }
 
+/* is jb the JSON null? */
+static bool
+jsonb_is_null(Jsonb *jb)
+{
+	JsonbValue	v;
+
+	return JB_ROOT_IS_SCALAR(jb) && JsonbExtractScalar(&jb->root, &v) &&
+		v.type == jbvNull;
+}
+
 /*
  * Validate the payload and headers, then store or recognise one event.
  * payload_size is the payload's size as counted against the limit.
@@ -591,8 +603,9 @@ ingest_one(InboxIngest *st, text *event_id, Jsonb *payload, Size payload_size,
 	}
 	if (payload_size > (Size) st->max_payload)
 	{
-		reject(res, psprintf("payload is %zu bytes, over the limit of %d bytes for this source",
-							 payload_size, st->max_payload));
+		reject(res, psprintf("payload is %zu bytes, over the limit of %d %s for this source",
+							 payload_size, st->max_payload,
+							 st->max_payload == 1 ? "byte" : "bytes"));
 		return;
 	}
 	if (JB_ROOT_IS_SCALAR(payload))
@@ -601,6 +614,8 @@ ingest_one(InboxIngest *st, text *event_id, Jsonb *payload, Size payload_size,
 							 InboxJsonTypeName(payload)));
 		return;
 	}
+	if (headers != NULL && jsonb_is_null(headers))
+		headers = NULL;			/* JSON null: no headers, as SQL NULL */
 	if (headers != NULL)
 	{
 		if (!JB_ROOT_IS_OBJECT(headers))
@@ -611,9 +626,10 @@ ingest_one(InboxIngest *st, text *event_id, Jsonb *payload, Size payload_size,
 		}
 		if (VARSIZE(headers) - VARHDRSZ > (Size) st->max_payload)
 		{
-			reject(res, psprintf("headers are %zu bytes, over the limit of %d bytes for this source",
+			reject(res, psprintf("headers are %zu bytes, over the limit of %d %s for this source",
 								 (Size) (VARSIZE(headers) - VARHDRSZ),
-								 st->max_payload));
+								 st->max_payload,
+								 st->max_payload == 1 ? "byte" : "bytes"));
 			return;
 		}
 	}
@@ -747,6 +763,43 @@ ingest(PG_FUNCTION_ARGS)
 }
 
 /*
+ * Check the event id and parse a raw body (body_isnull for SQL NULL).
+ * Returns the payload, or NULL with *problem set to the reason; *body_size
+ * is the body's size as counted against the limit.
+ */
+static Jsonb *
+raw_payload(InboxIngest *st, text *event_id, Datum body, bool body_isnull,
+			Size *body_size, char **problem)
+{
+	*body_size = 0;
+	if (st->source_problem != NULL)
+		*problem = pstrdup(st->source_problem);
+	else
+		*problem = check_key_part(event_id, "event_id", INBOX_MAX_EVENT_ID_BYTES);
+	if (*problem != NULL)
+		return NULL;
+
+	if (body_isnull)
+	{
+		*problem = pstrdup("body must not be NULL");
+		return NULL;
+	}
+	*body_size = toast_raw_datum_size(body) - VARHDRSZ;
+	if (*body_size > (Size) st->max_payload)
+	{
+		*problem = psprintf("body is %zu bytes, over the limit of %d %s for this source",
+							*body_size, st->max_payload,
+							st->max_payload == 1 ? "byte" : "bytes");
+		return NULL;
+	}
+	{
+		text	   *b = DatumGetTextPP(body);
+
+		return InboxParseJson(VARDATA_ANY(b), VARSIZE_ANY_EXHDR(b), problem);
+	}
+}
+
+/*
  * inbox.ingest_raw(source text, event_id text, body text, headers jsonb)
  */
 Datum
@@ -763,30 +816,9 @@ ingest_raw(PG_FUNCTION_ARGS)
 
 	ingest_begin(&st, source);
 
-	if (st.source_problem != NULL)
-		problem = pstrdup(st.source_problem);
-	else
-		problem = check_key_part(event_id, "event_id", INBOX_MAX_EVENT_ID_BYTES);
-
-	if (problem == NULL)
-	{
-		if (PG_ARGISNULL(2))
-			problem = pstrdup("body must not be NULL");
-		else
-		{
-			body_size = toast_raw_datum_size(PG_GETARG_DATUM(2)) - VARHDRSZ;
-			if (body_size > (Size) st.max_payload)
-				problem = psprintf("body is %zu bytes, over the limit of %d bytes for this source",
-								   body_size, st.max_payload);
-			else
-			{
-				text	   *body = PG_GETARG_TEXT_PP(2);
-
-				payload = InboxParseJson(VARDATA_ANY(body),
-										 VARSIZE_ANY_EXHDR(body), &problem);
-			}
-		}
-	}
+	payload = raw_payload(&st, event_id,
+						  PG_ARGISNULL(2) ? (Datum) 0 : PG_GETARG_DATUM(2),
+						  PG_ARGISNULL(2), &body_size, &problem);
 
 	if (problem != NULL)
 		reject(&res, problem);
@@ -817,7 +849,128 @@ deconstruct_argument(ArrayType *arr, const char *name, Oid elemtype,
 }
 
 /*
+ * The arrays must have as many elements as event_ids.
+ */
+static void
+check_batch_lengths(const char *name, int n_ids, int n_other)
+{
+	if (n_ids != n_other)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("event_ids and %s must have the same number of elements",
+						name),
+				 errdetail_plural("event_ids has %d element and %s has %d.",
+								  "event_ids has %d elements and %s has %d.",
+								  n_ids, n_ids, name, n_other)));
+}
+
+/* the keys of a batch, for compare_batch_keys() */
+typedef struct InboxBatchKeys
+{
+	const Datum *ids;			/* detoasted text */
+	const bool *nulls;
+} InboxBatchKeys;
+
+static int
+compare_batch_keys(const void *a, const void *b, void *arg)
+{
+	int			ia = *(const int *) a;
+	int			ib = *(const int *) b;
+	const Datum *ids = ((const InboxBatchKeys *) arg)->ids;
+	const bool *nulls = ((const InboxBatchKeys *) arg)->nulls;
+
+	if (nulls[ia] != nulls[ib])
+		return nulls[ia] ? -1 : 1;
+	if (!nulls[ia])
+	{
+		const text *ta = (const text *) DatumGetPointer(ids[ia]);
+		const text *tb = (const text *) DatumGetPointer(ids[ib]);
+		int			la = VARSIZE_ANY_EXHDR(ta);
+		int			lb = VARSIZE_ANY_EXHDR(tb);
+		int			c = memcmp(VARDATA_ANY(ta), VARDATA_ANY(tb), Min(la, lb));
+
+		if (c != 0)
+			return c;
+		if (la != lb)
+			return la < lb ? -1 : 1;
+	}
+	/* equal keys keep the caller's order */
+	return ia < ib ? -1 : (ia > ib ? 1 : 0);
+}
+
+/*
+ * The order in which a batch takes its keys: by event id, byte by byte (the
+ * order of the unique index, whose columns are COLLATE "C"), and elements
+ * with equal ids in the caller's order, so that the first occurrence is
+ * stored and the later ones answer relative to it.  Two batches that take
+ * their keys in one order cannot wait for each other in a cycle.  NULL ids,
+ * rejected without a probe, come first.
+ *
+ * Detoasts the ids in place (array elements are never toasted, so this does
+ * not copy) and returns the element indexes in that order.
+ */
+static int *
+batch_order(Datum *ids, bool *nulls, int n)
+{
+	int		   *order = (int *) palloc(sizeof(int) * Max(n, 1));
+	InboxBatchKeys keys;
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		order[i] = i;
+		if (!nulls[i])
+			ids[i] = PointerGetDatum(DatumGetTextPP(ids[i]));
+	}
+	keys.ids = ids;
+	keys.nulls = nulls;
+	qsort_arg(order, n, sizeof(int), compare_batch_keys, &keys);
+	return order;
+}
+
+/*
+ * Keep the answer to element i of a batch until the rows are returned, in
+ * the caller's order.  The detail is copied out of the element's context;
+ * every conflict shares one copy of its sentence.
+ */
+static void
+keep_batch_answer(InboxResult *answers, int i, const InboxResult *res,
+				  char **conflict_detail)
+{
+	answers[i] = *res;
+	if (res->detail == NULL)
+		return;
+	if (res->status == INBOX_CONFLICT)
+	{
+		if (*conflict_detail == NULL)
+			*conflict_detail = pstrdup(res->detail);
+		answers[i].detail = *conflict_detail;
+	}
+	else
+		answers[i].detail = pstrdup(res->detail);
+}
+
+/* Return the kept answers of a batch, one row per element, ord from 1. */
+static void
+return_batch_answers(ReturnSetInfo *rsinfo, InboxResult *answers, int n)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+	{
+		HeapTuple	tuple = result_tuple(rsinfo->setDesc, &answers[i], true,
+										 i + 1);
+
+		tuplestore_puttuple(rsinfo->setResult, tuple);
+		heap_freetuple(tuple);
+	}
+}
+
+/*
  * inbox.ingest_many(source text, event_ids text[], payloads jsonb[])
+ *
+ * The elements are ingested in the order of batch_order() and answered in
+ * the caller's.
  */
 Datum
 ingest_many(PG_FUNCTION_ARGS)
@@ -833,7 +986,10 @@ ingest_many(PG_FUNCTION_ARGS)
 	InboxIngest st;
 	MemoryContext element_cxt;
 	MemoryContext old;
-	int			i;
+	InboxResult *answers;
+	char	   *conflict_detail = NULL;
+	int		   *order;
+	int			k;
 
 	if (PG_ARGISNULL(1))
 		ereport(ERROR,
@@ -848,46 +1004,142 @@ ingest_many(PG_FUNCTION_ARGS)
 						 &ids, &id_nulls, &n_ids);
 	deconstruct_argument(PG_GETARG_ARRAYTYPE_P(2), "payloads", JSONBOID,
 						 &payloads, &payload_nulls, &n_payloads);
-	if (n_ids != n_payloads)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("event_ids and payloads must have the same number of elements"),
-				 errdetail("event_ids has %d elements and payloads has %d.",
-						   n_ids, n_payloads)));
+	check_batch_lengths("payloads", n_ids, n_payloads);
 
 	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
 
 	ingest_begin(&st, source);
 
+	order = batch_order(ids, id_nulls, n_ids);
+	answers = (InboxResult *) MemoryContextAllocHuge(CurrentMemoryContext,
+													 sizeof(InboxResult) * Max(n_ids, 1));
 	element_cxt = AllocSetContextCreate(CurrentMemoryContext,
 										"pg_inbox ingest_many element",
 										ALLOCSET_DEFAULT_SIZES);
-	for (i = 0; i < n_ids; i++)
+	for (k = 0; k < n_ids; k++)
 	{
+		int			i = order[k];
 		InboxResult res;
 		text	   *event_id = NULL;
 		Jsonb	   *payload = NULL;
 		Size		payload_size = 0;
-		HeapTuple	tuple;
 
 		CHECK_FOR_INTERRUPTS();
 		old = MemoryContextSwitchTo(element_cxt);
 
 		if (!id_nulls[i])
-			event_id = DatumGetTextPP(ids[i]);
+			event_id = (text *) DatumGetPointer(ids[i]);
 		if (!payload_nulls[i])
 			payload = payload_argument(&st, payloads[i], &payload_size);
 
 		ingest_one(&st, event_id, payload, payload_size, NULL, &res);
 		InboxStatsCount(st.source, res.status);
 
-		tuple = result_tuple(rsinfo->setDesc, &res, true, i + 1);
 		MemoryContextSwitchTo(old);
-		tuplestore_puttuple(rsinfo->setResult, tuple);
+		keep_batch_answer(answers, i, &res, &conflict_detail);
 		MemoryContextReset(element_cxt);
 	}
 	MemoryContextDelete(element_cxt);
 
 	ingest_end(&st);
+	return_batch_answers(rsinfo, answers, n_ids);
+	return (Datum) 0;
+}
+
+/*
+ * inbox.ingest_raw_many(source text, event_ids text[], bodies text[],
+ *						 headers jsonb[])
+ *
+ * ingest_raw for each element, in the order of batch_order(), answered in
+ * the caller's order.  headers may be NULL, and so may its elements; a JSON
+ * null element is no headers too.
+ */
+Datum
+ingest_raw_many(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	text	   *source = PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0);
+	Datum	   *ids;
+	bool	   *id_nulls;
+	int			n_ids;
+	Datum	   *bodies;
+	bool	   *body_nulls;
+	int			n_bodies;
+	Datum	   *headers = NULL;
+	bool	   *header_nulls = NULL;
+	int			n_headers = 0;
+	InboxIngest st;
+	MemoryContext element_cxt;
+	MemoryContext old;
+	InboxResult *answers;
+	char	   *conflict_detail = NULL;
+	int		   *order;
+	int			k;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("event_ids must not be NULL")));
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("bodies must not be NULL")));
+
+	deconstruct_argument(PG_GETARG_ARRAYTYPE_P(1), "event_ids", TEXTOID,
+						 &ids, &id_nulls, &n_ids);
+	deconstruct_argument(PG_GETARG_ARRAYTYPE_P(2), "bodies", TEXTOID,
+						 &bodies, &body_nulls, &n_bodies);
+	check_batch_lengths("bodies", n_ids, n_bodies);
+	if (!PG_ARGISNULL(3))
+	{
+		deconstruct_argument(PG_GETARG_ARRAYTYPE_P(3), "headers", JSONBOID,
+							 &headers, &header_nulls, &n_headers);
+		check_batch_lengths("headers", n_ids, n_headers);
+	}
+
+	InitMaterializedSRF(fcinfo, MAT_SRF_USE_EXPECTED_DESC);
+
+	ingest_begin(&st, source);
+
+	order = batch_order(ids, id_nulls, n_ids);
+	answers = (InboxResult *) MemoryContextAllocHuge(CurrentMemoryContext,
+													 sizeof(InboxResult) * Max(n_ids, 1));
+	element_cxt = AllocSetContextCreate(CurrentMemoryContext,
+										"pg_inbox ingest_raw_many element",
+										ALLOCSET_DEFAULT_SIZES);
+	for (k = 0; k < n_ids; k++)
+	{
+		int			i = order[k];
+		InboxResult res;
+		text	   *event_id = NULL;
+		Jsonb	   *payload;
+		Jsonb	   *hdr = NULL;
+		Size		body_size;
+		char	   *problem;
+
+		CHECK_FOR_INTERRUPTS();
+		old = MemoryContextSwitchTo(element_cxt);
+
+		if (!id_nulls[i])
+			event_id = (text *) DatumGetPointer(ids[i]);
+		if (headers != NULL && !header_nulls[i])
+			hdr = DatumGetJsonbP(headers[i]);
+
+		payload = raw_payload(&st, event_id, bodies[i], body_nulls[i],
+							  &body_size, &problem);
+		if (problem != NULL)
+			reject(&res, problem);
+		else
+			ingest_one(&st, event_id, payload, body_size, hdr, &res);
+		InboxStatsCount(st.source, res.status);
+
+		MemoryContextSwitchTo(old);
+		keep_batch_answer(answers, i, &res, &conflict_detail);
+		MemoryContextReset(element_cxt);
+	}
+	MemoryContextDelete(element_cxt);
+
+	ingest_end(&st);
+	return_batch_answers(rsinfo, answers, n_ids);
 	return (Datum) 0;
 }

@@ -2,3 +2,29 @@
 
 -- complain if the script is sourced in psql rather than run by ALTER EXTENSION
 \echo Use "ALTER EXTENSION pg_inbox UPDATE TO '0.4.0'" to load this file. \quit
+
+/*
+ * inbox.ingest_raw_many: the batch for raw request bodies.  A body that is
+ * not usable JSON is one "rejected" row; the rest of the batch is stored.
+ * Answers as inbox.ingest_many does, one row per element in the caller's
+ * order.  (Issue 11.)
+ */
+CREATE FUNCTION inbox.ingest_raw_many(
+	source text,
+	event_ids text[],
+	bodies text[],
+	headers jsonb[] DEFAULT NULL,
+	OUT ord integer,
+	OUT status text,
+	OUT id bigint,
+	OUT received_at timestamptz,
+	OUT detail text)
+RETURNS SETOF record
+LANGUAGE c VOLATILE PARALLEL UNSAFE SECURITY INVOKER
+SET search_path = pg_catalog, pg_temp
+ROWS 100
+AS 'MODULE_PATHNAME', 'ingest_raw_many';
+COMMENT ON FUNCTION inbox.ingest_raw_many(text, text[], text[], jsonb[]) IS
+	'inbox.ingest_raw for many events of one source; a malformed body rejects that element only; one result row per element, in order';
+
+REVOKE ALL ON FUNCTION inbox.ingest_raw_many(text, text[], text[], jsonb[]) FROM PUBLIC;

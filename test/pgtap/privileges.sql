@@ -19,7 +19,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pg_inbox;
 
-SELECT plan(91);
+SELECT plan(98);
 
 CREATE ROLE inbox_tap_stranger NOLOGIN;
 CREATE ROLE inbox_tap_writer NOLOGIN;
@@ -32,14 +32,16 @@ CREATE ROLE inbox_tap_member NOLOGIN INHERIT IN ROLE inbox_tap_writer;
 GRANT USAGE ON SCHEMA inbox TO inbox_tap_writer;
 GRANT EXECUTE ON FUNCTION inbox.ingest(text, text, jsonb, jsonb),
 	inbox.ingest_raw(text, text, text, jsonb),
-	inbox.ingest_many(text, text[], jsonb[]) TO inbox_tap_writer;
+	inbox.ingest_many(text, text[], jsonb[]),
+	inbox.ingest_raw_many(text, text[], text[], jsonb[]) TO inbox_tap_writer;
 GRANT INSERT ON inbox.events TO inbox_tap_writer;
 
 -- everything but INSERT
 GRANT USAGE ON SCHEMA inbox TO inbox_tap_exec_only;
 GRANT EXECUTE ON FUNCTION inbox.ingest(text, text, jsonb, jsonb),
 	inbox.ingest_raw(text, text, text, jsonb),
-	inbox.ingest_many(text, text[], jsonb[]) TO inbox_tap_exec_only;
+	inbox.ingest_many(text, text[], jsonb[]),
+	inbox.ingest_raw_many(text, text[], text[], jsonb[]) TO inbox_tap_exec_only;
 
 -- everything but EXECUTE
 GRANT USAGE ON SCHEMA inbox TO inbox_tap_insert_only;
@@ -48,7 +50,8 @@ GRANT INSERT ON inbox.events TO inbox_tap_insert_only;
 -- everything but USAGE on the schema
 GRANT EXECUTE ON FUNCTION inbox.ingest(text, text, jsonb, jsonb),
 	inbox.ingest_raw(text, text, text, jsonb),
-	inbox.ingest_many(text, text[], jsonb[]) TO inbox_tap_no_usage;
+	inbox.ingest_many(text, text[], jsonb[]),
+	inbox.ingest_raw_many(text, text[], text[], jsonb[]) TO inbox_tap_no_usage;
 GRANT INSERT ON inbox.events TO inbox_tap_no_usage;
 
 -- what the roles were answered, for checking as superuser afterwards
@@ -68,7 +71,8 @@ CREATE TEMP TABLE got_many (
 	received_at	timestamptz,
 	detail		text
 );
-GRANT ALL ON got, got_many TO PUBLIC;
+CREATE TEMP TABLE got_raw_many (LIKE got_many);
+GRANT ALL ON got, got_many, got_raw_many TO PUBLIC;
 
 -- ------------------------------------------------------------------
 -- a stranger (no grants at all) can do nothing
@@ -84,6 +88,9 @@ SELECT throws_ok(
 SELECT throws_ok(
 	$$SELECT * FROM inbox.ingest_many('tap-priv', ARRAY['s-1'], ARRAY['{"n": 1}']::jsonb[])$$,
 	'42501', NULL, 'stranger: inbox.ingest_many is denied (42501)');
+SELECT throws_ok(
+	$$SELECT * FROM inbox.ingest_raw_many('tap-priv', ARRAY['s-1'], ARRAY['{"n": 1}'])$$,
+	'42501', NULL, 'stranger: inbox.ingest_raw_many is denied (42501)');
 SELECT throws_ok(
 	$$SELECT id FROM inbox.events$$,
 	'42501', NULL, 'stranger: SELECT on inbox.events is denied (42501)');
@@ -143,6 +150,13 @@ SELECT lives_ok(
 	      ARRAY['w-3', 'w-1', 'w-2', ''],
 	      ARRAY['{"n": 3}', '{"n": 1, "m": [1, 2]}', '{"n": 99}', '{"n": 4}']::jsonb[])$$,
 	'writer: inbox.ingest_many runs');
+SELECT lives_ok(
+	$$INSERT INTO got_raw_many
+	  SELECT * FROM inbox.ingest_raw_many('tap-priv',
+	      ARRAY['w-4', 'w-1', 'w-2', 'w-bad'],
+	      ARRAY['{"n": 4}', '{"m": [1, 2], "n": 1}', '{"n": 99}', '{"n": '],
+	      ARRAY['{"x-delivery": "4"}', 'null', NULL, NULL]::jsonb[])$$,
+	'writer: inbox.ingest_raw_many runs');
 
 -- ... but may not read, change or delete events, nor touch the settings
 SELECT throws_ok(
@@ -185,6 +199,10 @@ SELECT results_eq(
 	$$SELECT ord, status FROM got_many ORDER BY ord$$,
 	$$VALUES (1, 'inserted'), (2, 'duplicate'), (3, 'conflict'), (4, 'rejected')$$,
 	'writer: inbox.ingest_many answers inserted, duplicate, conflict, rejected');
+SELECT results_eq(
+	$$SELECT ord, status FROM got_raw_many ORDER BY ord$$,
+	$$VALUES (1, 'inserted'), (2, 'duplicate'), (3, 'conflict'), (4, 'rejected')$$,
+	'writer: inbox.ingest_raw_many answers inserted, duplicate, conflict, rejected');
 
 -- what was stored: the first payload of each key, with the headers given
 SELECT results_eq(
@@ -192,7 +210,8 @@ SELECT results_eq(
 	    FROM inbox.events WHERE source = 'tap-priv' ORDER BY event_id$$,
 	$$VALUES ('w-1', '{"m": [1, 2], "n": 1}'::jsonb, NULL::jsonb),
 	         ('w-2', '{"n": 2}'::jsonb, '{"content-type": "application/json"}'::jsonb),
-	         ('w-3', '{"n": 3}'::jsonb, NULL::jsonb)$$,
+	         ('w-3', '{"n": 3}'::jsonb, NULL::jsonb),
+	         ('w-4', '{"n": 4}'::jsonb, '{"x-delivery": "4"}'::jsonb)$$,
 	'the writer''s events are stored once, with the first payload');
 
 -- the answers agree with the stored rows (all stored in this transaction)
@@ -312,6 +331,12 @@ SELECT throws_ok(
 SELECT throws_ok(
 	$$SELECT * FROM inbox.ingest_many('tap-priv', ARRAY['x-3'], ARRAY['{"n": 3}']::jsonb[])$$,
 	'42501', NULL, 'EXECUTE without INSERT: inbox.ingest_many of a new key is denied (42501)');
+SELECT throws_ok(
+	$$SELECT * FROM inbox.ingest_raw_many('tap-priv', ARRAY['su-1'], ARRAY['{"n": 1, "m": [1, 2]}'])$$,
+	'42501', NULL, 'EXECUTE without INSERT: inbox.ingest_raw_many of a stored key is denied (42501)');
+SELECT throws_ok(
+	$$SELECT * FROM inbox.ingest_raw_many('tap-priv', ARRAY['x-4', 'x-5'], ARRAY['{"n": 4}', '{"n": '])$$,
+	'42501', NULL, 'EXECUTE without INSERT: inbox.ingest_raw_many of a new key and a malformed body is denied (42501)');
 
 RESET ROLE;
 
@@ -332,6 +357,9 @@ SELECT throws_ok(
 SELECT throws_ok(
 	$$SELECT * FROM inbox.ingest_many('tap-priv', ARRAY['y-3'], ARRAY['{"n": 3}']::jsonb[])$$,
 	'42501', NULL, 'INSERT without EXECUTE: inbox.ingest_many is denied (42501)');
+SELECT throws_ok(
+	$$SELECT * FROM inbox.ingest_raw_many('tap-priv', ARRAY['y-4'], ARRAY['{"n": 4}'])$$,
+	'42501', NULL, 'INSERT without EXECUTE: inbox.ingest_raw_many is denied (42501)');
 
 RESET ROLE;
 SET ROLE inbox_tap_no_usage;
@@ -348,6 +376,9 @@ SELECT throws_ok(
 SELECT throws_ok(
 	$$SELECT * FROM inbox.ingest_many('tap-priv', ARRAY['z-3'], ARRAY['{"n": 3}']::jsonb[])$$,
 	'42501', NULL, 'no USAGE on schema inbox: inbox.ingest_many is denied (42501)');
+SELECT throws_ok(
+	$$SELECT * FROM inbox.ingest_raw_many('tap-priv', ARRAY['z-4'], ARRAY['{"n": 4}'])$$,
+	'42501', NULL, 'no USAGE on schema inbox: inbox.ingest_raw_many is denied (42501)');
 
 RESET ROLE;
 
@@ -355,7 +386,7 @@ RESET ROLE;
 SELECT results_eq(
 	$$SELECT event_id::text COLLATE "default" FROM inbox.events
 	   WHERE source = 'tap-priv' ORDER BY event_id$$,
-	ARRAY['su-1', 'w-1', 'w-2', 'w-3'],
+	ARRAY['su-1', 'w-1', 'w-2', 'w-3', 'w-4'],
 	'only the superuser''s and the writer''s events were stored');
 
 -- ------------------------------------------------------------------
@@ -461,8 +492,8 @@ SELECT results_eq(
 	     AND pg_catalog.has_function_privilege('inbox_tap_writer', p.oid, 'EXECUTE')
 	   ORDER BY 1$$,
 	ARRAY['inbox.ingest(text,text,jsonb,jsonb)', 'inbox.ingest_many(text,text[],jsonb[])',
-	      'inbox.ingest_raw(text,text,text,jsonb)'],
-	'the writer can execute the three ingest functions and no other function in schema inbox');
+	      'inbox.ingest_raw(text,text,text,jsonb)', 'inbox.ingest_raw_many(text,text[],text[],jsonb[])'],
+	'the writer can execute the four ingest functions and no other function in schema inbox');
 
 -- the privilege checks above compared against these: make sure the writer
 -- really holds no more than the documented grants

@@ -12,7 +12,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pg_inbox;
 
-SELECT plan(92);
+SELECT plan(98);
 
 -- ------------------------------------------------------------------
 -- schema and tables
@@ -141,6 +141,8 @@ SELECT has_function('inbox', 'ingest_raw', ARRAY['text', 'text', 'text', 'jsonb'
 	'inbox.ingest_raw(text, text, text, jsonb) exists');
 SELECT has_function('inbox', 'ingest_many', ARRAY['text', 'text[]', 'jsonb[]'],
 	'inbox.ingest_many(text, text[], jsonb[]) exists');
+SELECT has_function('inbox', 'ingest_raw_many', ARRAY['text', 'text[]', 'text[]', 'jsonb[]'],
+	'inbox.ingest_raw_many(text, text[], text[], jsonb[]) exists');
 
 SELECT function_returns('inbox', 'ingest', ARRAY['text', 'text', 'jsonb', 'jsonb'], 'record',
 	'inbox.ingest returns record');
@@ -148,6 +150,8 @@ SELECT function_returns('inbox', 'ingest_raw', ARRAY['text', 'text', 'text', 'js
 	'inbox.ingest_raw returns record');
 SELECT function_returns('inbox', 'ingest_many', ARRAY['text', 'text[]', 'jsonb[]'], 'setof record',
 	'inbox.ingest_many returns setof record');
+SELECT function_returns('inbox', 'ingest_raw_many', ARRAY['text', 'text[]', 'text[]', 'jsonb[]'], 'setof record',
+	'inbox.ingest_raw_many returns setof record');
 
 SELECT is(
 	(SELECT pg_catalog.pg_get_function_arguments(p.oid) FROM pg_catalog.pg_proc p
@@ -167,6 +171,12 @@ SELECT is(
 	'source text, event_ids text[], payloads jsonb[], '
 	'OUT ord integer, OUT status text, OUT id bigint, OUT received_at timestamp with time zone, OUT detail text',
 	'inbox.ingest_many: parameter names, OUT columns (ord, status, id, received_at, detail)');
+SELECT is(
+	(SELECT pg_catalog.pg_get_function_arguments(p.oid) FROM pg_catalog.pg_proc p
+	  WHERE p.oid = pg_catalog.to_regprocedure('inbox.ingest_raw_many(text,text[],text[],jsonb[])')),
+	'source text, event_ids text[], bodies text[], headers jsonb[] DEFAULT NULL::jsonb[], '
+	'OUT ord integer, OUT status text, OUT id bigint, OUT received_at timestamp with time zone, OUT detail text',
+	'inbox.ingest_raw_many: parameter names, headers defaults to NULL, the OUT columns of ingest_many');
 
 SELECT function_lang_is('inbox', 'ingest', ARRAY['text', 'text', 'jsonb', 'jsonb'], 'c',
 	'inbox.ingest is written in C');
@@ -174,12 +184,16 @@ SELECT function_lang_is('inbox', 'ingest_raw', ARRAY['text', 'text', 'text', 'js
 	'inbox.ingest_raw is written in C');
 SELECT function_lang_is('inbox', 'ingest_many', ARRAY['text', 'text[]', 'jsonb[]'], 'c',
 	'inbox.ingest_many is written in C');
+SELECT function_lang_is('inbox', 'ingest_raw_many', ARRAY['text', 'text[]', 'text[]', 'jsonb[]'], 'c',
+	'inbox.ingest_raw_many is written in C');
 SELECT volatility_is('inbox', 'ingest', ARRAY['text', 'text', 'jsonb', 'jsonb'], 'volatile',
 	'inbox.ingest is VOLATILE');
 SELECT volatility_is('inbox', 'ingest_raw', ARRAY['text', 'text', 'text', 'jsonb'], 'volatile',
 	'inbox.ingest_raw is VOLATILE');
 SELECT volatility_is('inbox', 'ingest_many', ARRAY['text', 'text[]', 'jsonb[]'], 'volatile',
 	'inbox.ingest_many is VOLATILE');
+SELECT volatility_is('inbox', 'ingest_raw_many', ARRAY['text', 'text[]', 'text[]', 'jsonb[]'], 'volatile',
+	'inbox.ingest_raw_many is VOLATILE');
 -- NULL arguments are answered (rejected) rather than short-circuited to NULL
 SELECT isnt_strict('inbox', 'ingest', ARRAY['text', 'text', 'jsonb', 'jsonb'],
 	'inbox.ingest is not STRICT');
@@ -187,11 +201,14 @@ SELECT isnt_strict('inbox', 'ingest_raw', ARRAY['text', 'text', 'text', 'jsonb']
 	'inbox.ingest_raw is not STRICT');
 SELECT isnt_strict('inbox', 'ingest_many', ARRAY['text', 'text[]', 'jsonb[]'],
 	'inbox.ingest_many is not STRICT');
+SELECT isnt_strict('inbox', 'ingest_raw_many', ARRAY['text', 'text[]', 'text[]', 'jsonb[]'],
+	'inbox.ingest_raw_many is not STRICT');
 SELECT is_empty(
 	$$SELECT p.oid::pg_catalog.regprocedure::text FROM pg_catalog.pg_proc p
 	   WHERE p.oid IN (pg_catalog.to_regprocedure('inbox.ingest(text,text,jsonb,jsonb)'),
 	                   pg_catalog.to_regprocedure('inbox.ingest_raw(text,text,text,jsonb)'),
-	                   pg_catalog.to_regprocedure('inbox.ingest_many(text,text[],jsonb[])'))
+	                   pg_catalog.to_regprocedure('inbox.ingest_many(text,text[],jsonb[])'),
+	                   pg_catalog.to_regprocedure('inbox.ingest_raw_many(text,text[],text[],jsonb[])'))
 	     AND p.proparallel <> 'u'$$,
 	'the ingest functions are PARALLEL UNSAFE');
 
@@ -202,7 +219,7 @@ SELECT is_empty(
 SELECT bag_has(
 	$$SELECT p.proname::text COLLATE "default" FROM pg_catalog.pg_proc p
 	   WHERE p.pronamespace = pg_catalog.to_regnamespace('inbox')$$,
-	$$SELECT pg_catalog.unnest(ARRAY['ingest', 'ingest_raw', 'ingest_many']::text[])$$,
+	$$SELECT pg_catalog.unnest(ARRAY['ingest', 'ingest_raw', 'ingest_many', 'ingest_raw_many']::text[])$$,
 	'the catalog query for functions in schema inbox finds the ingest functions');
 
 SELECT is_empty(
@@ -337,7 +354,8 @@ SELECT bag_has(
 		  'sequence inbox.events_id_seq',
 		  'function inbox.ingest(text,text,jsonb,jsonb)',
 		  'function inbox.ingest_raw(text,text,text,jsonb)',
-		  'function inbox.ingest_many(text,text[],jsonb[])']::text[])$$,
+		  'function inbox.ingest_many(text,text[],jsonb[])',
+		  'function inbox.ingest_raw_many(text,text[],text[],jsonb[])']::text[])$$,
 	'schema, tables, sequence and functions are members of extension pg_inbox');
 
 SELECT is_empty(

@@ -27,7 +27,8 @@ CREATE ROLE inbox_tap_evil NOLOGIN;
 GRANT USAGE ON SCHEMA inbox TO inbox_tap_evil;
 GRANT EXECUTE ON FUNCTION inbox.ingest(text, text, jsonb, jsonb),
 	inbox.ingest_raw(text, text, text, jsonb),
-	inbox.ingest_many(text, text[], jsonb[]) TO inbox_tap_evil;
+	inbox.ingest_many(text, text[], jsonb[]),
+	inbox.ingest_raw_many(text, text[], text[], jsonb[]) TO inbox_tap_evil;
 GRANT INSERT ON inbox.events TO inbox_tap_evil;
 -- this file is about name resolution, not privileges (privileges.sql): the
 -- role may also read the events, so that it can ingest whatever the exact
@@ -178,6 +179,12 @@ BEGIN
 		     ARRAY['k-5', 'k-1', 'k-3', ''],
 		     ARRAY['{"d": 5}', '{"a": 1, "b": [1, 2]}', '{"c": 5}', '{"e": 6}']::jsonb[])
 		   ORDER BY ord)$f$, src));
+	PERFORM pg_temp.try(variant, 'raw many', pg_catalog.format(
+		$f$(SELECT status, id, received_at, detail FROM inbox.ingest_raw_many(%L,
+		     ARRAY['k-6', 'k-1', 'k-3', 'k-7'],
+		     ARRAY['{"f": 6}', '{"b": [1, 2], "a": 1}', '{"c": 6}', '{"g": '],
+		     ARRAY['null', NULL, '{}', NULL]::jsonb[])
+		   ORDER BY ord)$f$, src));
 END
 $$;
 
@@ -223,7 +230,11 @@ SELECT results_eq(
 	         ('many', 'inserted'),
 	         ('many', 'duplicate'),
 	         ('many', 'conflict'),
-	         ('many', 'rejected')$$,
+	         ('many', 'rejected'),
+	         ('raw many', 'inserted'),
+	         ('raw many', 'duplicate'),
+	         ('raw many', 'conflict'),
+	         ('raw many', 'rejected')$$,
 	'default search_path: inserted, duplicate, conflict and rejected where due');
 
 -- the same answers as without the shadowing; ids differ, nothing else
@@ -244,8 +255,8 @@ SELECT is(
 	(SELECT pg_catalog.count(*) FROM got
 	  WHERE status IN ('inserted', 'duplicate', 'conflict')
 	    AND received_at = pg_catalog.now()),
-	27::bigint,
-	'received_at is the real now() (not evil.now()) in all 27 answers that carry one');
+	36::bigint,
+	'received_at is the real now() (not evil.now()) in all 36 answers that carry one');
 
 -- what was stored: the first payload of each key, in the real table
 SELECT results_eq(
@@ -257,9 +268,11 @@ SELECT results_eq(
 	$$VALUES ('tap-sp-evil', 'k-1', '{"a": 1, "b": [1, 2]}'::jsonb, '{"x-sig": "abc"}'::jsonb, 'pending', 0, true, true),
 	         ('tap-sp-evil', 'k-3', '{"c": 3}'::jsonb, NULL::jsonb, 'pending', 0, true, true),
 	         ('tap-sp-evil', 'k-5', '{"d": 5}'::jsonb, NULL::jsonb, 'pending', 0, true, true),
+	         ('tap-sp-evil', 'k-6', '{"f": 6}'::jsonb, NULL::jsonb, 'pending', 0, true, true),
 	         ('tap-sp-victim', 'k-1', '{"a": 1, "b": [1, 2]}'::jsonb, '{"x-sig": "abc"}'::jsonb, 'pending', 0, true, true),
 	         ('tap-sp-victim', 'k-3', '{"c": 3}'::jsonb, NULL::jsonb, 'pending', 0, true, true),
-	         ('tap-sp-victim', 'k-5', '{"d": 5}'::jsonb, NULL::jsonb, 'pending', 0, true, true)$$,
+	         ('tap-sp-victim', 'k-5', '{"d": 5}'::jsonb, NULL::jsonb, 'pending', 0, true, true),
+	         ('tap-sp-victim', 'k-6', '{"f": 6}'::jsonb, NULL::jsonb, 'pending', 0, true, true)$$,
 	'shadowing search_path: the events are stored in inbox.events, first payload kept, with their defaults');
 SELECT is_empty(
 	$$SELECT v.source FROM pg_catalog.unnest(ARRAY['tap-sp-evil', 'tap-sp-victim']) AS v(source)
@@ -277,8 +290,8 @@ SELECT is_empty(
 SELECT is(
 	(SELECT pg_catalog.count(DISTINCT id) FROM inbox.events
 	  WHERE source IN ('tap-sp-evil', 'tap-sp-victim', 'tap-sp-plain')),
-	9::bigint,
-	'ids come from the identity sequence, not evil.nextval(): 9 events, 9 ids');
+	12::bigint,
+	'ids come from the identity sequence, not evil.nextval(): 12 events, 12 ids');
 
 SELECT is(
 	(SELECT pg_catalog.count(*) FROM evil.events) + (SELECT pg_catalog.count(*) FROM pg_temp.events),

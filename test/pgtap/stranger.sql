@@ -50,7 +50,7 @@ SELECT plan(4 + 2 * ((SELECT pg_catalog.count(*) FROM calls) + (SELECT pg_catalo
 -- the lists hold what they must, or the checks below prove nothing
 SELECT bag_has(
 	$$SELECT pg_catalog.split_part(fn, '(', 1) FROM calls$$,
-	$$SELECT 'inbox.' || n FROM pg_catalog.unnest(ARRAY['ingest', 'ingest_raw', 'ingest_many', 'claim',
+	$$SELECT 'inbox.' || n FROM pg_catalog.unnest(ARRAY['ingest', 'ingest_raw', 'ingest_many', 'ingest_raw_many', 'claim',
 	    'complete', 'fail', 'extend_lease', 'retry_delay', 'replay', 'purge', 'ingest_counters',
 	    'reset_stats', 'upsert', 'upsert_many', 'attempt']) n$$,
 	'the list of calls has every function of the extension');

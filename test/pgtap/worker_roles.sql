@@ -1,7 +1,8 @@
 -- pg_inbox: the documented role recipes, with real roles.
 --
 -- writer:   USAGE ON SCHEMA inbox;
---           EXECUTE ON inbox.ingest, inbox.ingest_raw, inbox.ingest_many;
+--           EXECUTE ON inbox.ingest, inbox.ingest_raw, inbox.ingest_many,
+--                      inbox.ingest_raw_many;
 --           INSERT ON inbox.events.
 -- worker:   USAGE ON SCHEMA inbox;
 --           EXECUTE ON inbox.claim, inbox.complete, inbox.fail,
@@ -30,7 +31,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pg_inbox;
 
-SELECT plan(77);
+SELECT plan(79);
 
 CREATE ROLE inbox_tap_wr_writer NOLOGIN;
 CREATE ROLE inbox_tap_wr_worker NOLOGIN;
@@ -44,7 +45,8 @@ CREATE ROLE inbox_tap_wr_op_no_update NOLOGIN;
 GRANT USAGE ON SCHEMA inbox TO inbox_tap_wr_writer;
 GRANT EXECUTE ON FUNCTION inbox.ingest(text, text, jsonb, jsonb),
 	inbox.ingest_raw(text, text, text, jsonb),
-	inbox.ingest_many(text, text[], jsonb[]) TO inbox_tap_wr_writer;
+	inbox.ingest_many(text, text[], jsonb[]),
+	inbox.ingest_raw_many(text, text[], text[], jsonb[]) TO inbox_tap_wr_writer;
 GRANT INSERT ON inbox.events TO inbox_tap_wr_writer;
 
 -- worker: the recipe
@@ -158,7 +160,7 @@ SELECT results_eq(
 	         ('inbox_tap_wr_worker',
 	          'inbox.claim(text,integer,interval,text[]) inbox.complete(bigint,text) inbox.extend_lease(bigint,text,interval) inbox.fail(bigint,text,text,interval) inbox.retry_delay(integer)'),
 	         ('inbox_tap_wr_writer',
-	          'inbox.ingest(text,text,jsonb,jsonb) inbox.ingest_many(text,text[],jsonb[]) inbox.ingest_raw(text,text,text,jsonb)')$$,
+	          'inbox.ingest(text,text,jsonb,jsonb) inbox.ingest_many(text,text[],jsonb[]) inbox.ingest_raw(text,text,text,jsonb) inbox.ingest_raw_many(text,text[],text[],jsonb[])')$$,
 	'each recipe can execute exactly its own functions in schema inbox');
 
 -- ------------------------------------------------------------------
@@ -180,6 +182,11 @@ SELECT lives_ok(
 	  SELECT 'writer', 'ingest_many e-' || (ord + 2), status
 	    FROM inbox.ingest_many('tap-wr', ARRAY['e-3', 'e-4'], ARRAY['{"n": 3}', '{"n": 4}']::jsonb[])$$,
 	'writer: inbox.ingest_many runs');
+SELECT lives_ok(
+	$$INSERT INTO answers (role, label, result)
+	  SELECT 'writer', 'ingest_raw_many r-' || ord, status
+	    FROM inbox.ingest_raw_many('tap-wr-raw', ARRAY['r-1', 'r-2'], ARRAY['{"n": 1}', '{"n": '])$$,
+	'writer: inbox.ingest_raw_many runs');
 
 SELECT throws_ok(
 	$$SELECT * FROM inbox.claim('tap-writer', 10)$$,
@@ -214,8 +221,9 @@ RESET ROLE;
 SELECT results_eq(
 	$$SELECT label, result FROM answers WHERE role = 'writer' ORDER BY seq$$,
 	$$VALUES ('ingest e-1', 'inserted'), ('ingest_raw e-2', 'inserted'),
-	         ('ingest_many e-3', 'inserted'), ('ingest_many e-4', 'inserted')$$,
-	'writer: every ingest inserted');
+	         ('ingest_many e-3', 'inserted'), ('ingest_many e-4', 'inserted'),
+	         ('ingest_raw_many r-1', 'inserted'), ('ingest_raw_many r-2', 'rejected')$$,
+	'writer: every ingest inserted, and a malformed body in a raw batch is rejected');
 
 -- ------------------------------------------------------------------
 -- worker: a full worker loop on the writer's events
@@ -268,6 +276,9 @@ SELECT throws_ok(
 SELECT throws_ok(
 	$$SELECT * FROM inbox.ingest_many('tap-wr', ARRAY['w-3'], ARRAY['{"n": 3}']::jsonb[])$$,
 	'42501', NULL, 'worker: inbox.ingest_many is denied (42501)');
+SELECT throws_ok(
+	$$SELECT * FROM inbox.ingest_raw_many('tap-wr', ARRAY['w-5'], ARRAY['{"n": 5}'])$$,
+	'42501', NULL, 'worker: inbox.ingest_raw_many is denied (42501)');
 SELECT throws_ok(
 	$$INSERT INTO inbox.events (source, event_id, payload_digest, payload)
 	  VALUES ('tap-wr', 'w-4', pg_catalog.sha256('x'), '{}')$$,

@@ -52,7 +52,8 @@ SELECT n, pg_temp.probe(q) FROM (VALUES
 	(4, $$SELECT status, detail FROM inbox.ingest('hostile', 'e', NULL)$$),
 	(5, $$SELECT status FROM inbox.ingest('hostile', 'null-headers', '{}', NULL)$$),
 	(6, $$SELECT status, detail FROM inbox.ingest('hostile', 'e', 'null'::jsonb)$$),
-	(7, $$SELECT status, detail FROM inbox.ingest('hostile', 'e', '{}', 'null'::jsonb)$$),
+	-- JSON null headers are no headers: stored
+	(7, $$SELECT status, detail FROM inbox.ingest('hostile', 'json-null-headers', '{}', 'null'::jsonb)$$),
 	-- a source of 1 MB, an event id of 10 MB
 	(8, $$SELECT status, detail FROM inbox.ingest(repeat('s', 1024 * 1024), 'e', '{}')$$),
 	(9, $$SELECT status, detail FROM inbox.ingest('hostile', repeat('e', 10 * 1024 * 1024), '{}')$$),
@@ -156,6 +157,47 @@ SELECT n, pg_temp.probe(q) FROM (VALUES
 	        array_fill('{}'::jsonb, ARRAY[1000])) GROUP BY status$$),
 	(14, $$SELECT ord, status FROM inbox.ingest_many('hostile', ARRAY['many-deep'],
 	        ARRAY[(repeat('[', 10000) || repeat(']', 10000))::jsonb])$$)
+) v(n, q);
+
+-- ------------------------------------------------------------------
+-- ingest_raw_many: NULL arrays and elements, mismatched lengths, 100,000
+-- elements, other dimensions and bounds, bodies of every kind of bad
+-- ------------------------------------------------------------------
+SELECT n, pg_temp.probe(q) FROM (VALUES
+	(1, $$SELECT count(*) FROM inbox.ingest_raw_many(NULL, NULL, NULL, NULL)$$),
+	(2, $$SELECT ord, status, detail FROM inbox.ingest_raw_many(NULL, ARRAY['a'], ARRAY['{}'])$$),
+	(3, $$SELECT count(*) FROM inbox.ingest_raw_many('hostile', NULL, ARRAY['{}'])$$),
+	(4, $$SELECT count(*) FROM inbox.ingest_raw_many('hostile', ARRAY['a'], NULL)$$),
+	(5, $$SELECT ord, status, detail FROM inbox.ingest_raw_many('hostile', ARRAY[NULL, NULL]::text[], ARRAY[NULL, NULL]::text[], ARRAY[NULL, NULL]::jsonb[])$$),
+	(6, $$SELECT count(*) FROM inbox.ingest_raw_many('hostile', '{}'::text[], '{}'::text[], NULL)$$),
+	(7, $$SELECT count(*) FROM inbox.ingest_raw_many('hostile', ARRAY['a', 'b'], ARRAY['{}'])$$),
+	(8, $$SELECT count(*) FROM inbox.ingest_raw_many('hostile', ARRAY['a'], ARRAY['{}'], ARRAY['{}', '{}']::jsonb[])$$),
+	(9, $$SELECT count(*) FROM inbox.ingest_raw_many('hostile', ARRAY[['a', 'b'], ['c', 'd']], ARRAY[['{}', '{}'], ['{}', '{}']])$$),
+	(10, $$SELECT count(*) FROM inbox.ingest_raw_many('hostile', ARRAY['a'], ARRAY['{}'], ARRAY[['{}']]::jsonb[])$$),
+	(11, $$SELECT ord, status FROM inbox.ingest_raw_many('hostile', '[0:1]={raw-bound-a,raw-bound-b}'::text[], '[5:6]={"{}","[]"}'::text[])$$),
+	(12, $$SELECT count(*) FROM inbox.ingest_raw_many('hostile', array_fill('x'::text, ARRAY[100000]), array_fill('{}'::text, ARRAY[99999]))$$),
+	-- 100,000 elements over ten keys, half of them malformed
+	(13, $$SELECT status, count(*) FROM inbox.ingest_raw_many('hostile-raw-many',
+	        (SELECT array_agg('k' || (g % 10) ORDER BY g) FROM generate_series(1, 100000) g),
+	        (SELECT array_agg(CASE WHEN g % 2 = 0 THEN '{"v": ' ELSE '{"v": 0}' END ORDER BY g)
+	           FROM generate_series(1, 100000) g))
+	      GROUP BY status ORDER BY status$$),
+	(14, $$SELECT status, count(*) FROM inbox.ingest_raw_many('hostile', array_fill(repeat('e', 300), ARRAY[1000]),
+	        array_fill('{}'::text, ARRAY[1000])) GROUP BY status$$),
+	-- bodies: nesting 100,000 deep, \u0000, a lone surrogate, a bare scalar,
+	-- a number numeric cannot hold, a megabyte key, a BOM, valid at the end
+	(15, $$SELECT ord, status FROM inbox.ingest_raw_many('hostile',
+	        ARRAY['raw-deep', 'raw-nul', 'raw-sur', 'raw-scalar', 'raw-num', repeat('e', 1024 * 1024), 'raw-bom', 'raw-fine'],
+	        ARRAY[repeat('[', 100000), '{"a": "\u0000"}', '{"a": "\udc00"}', '42', '{"n": 1e99999999999}', '{}',
+	              E'\ufeff{}', '{"fine": true}'])$$),
+	-- headers: \u0000 cannot be jsonb; a megabyte header object, a scalar
+	(16, $$SELECT ord, status, detail FROM inbox.ingest_raw_many('hostile', ARRAY['raw-h-1', 'raw-h-2'],
+	        ARRAY['{}', '{}'], ARRAY['{"h": "\u0000"}', NULL]::jsonb[])$$),
+	(17, $$SELECT ord, status, detail FROM inbox.ingest_raw_many('hostile-small', ARRAY['raw-h-3', 'raw-h-4'],
+	        ARRAY['{}', '{}'], ARRAY[jsonb_build_object('h', repeat('x', 1024 * 1024)), '"h"'::jsonb])$$),
+	-- a body of 10 MB against a limit of 1,000 bytes
+	(18, $$SELECT ord, status, detail FROM inbox.ingest_raw_many('hostile-small', ARRAY['raw-big'],
+	        ARRAY['{"a": "' || repeat('x', 10 * 1024 * 1024) || '"}'])$$)
 ) v(n, q);
 
 -- ------------------------------------------------------------------
@@ -369,6 +411,8 @@ SELECT status FROM inbox.ingest('hostile', 'known', '{"a": 2}');
 SELECT status FROM inbox.ingest_raw('hostile-small', 'tx-big', '{"a": "' || repeat('x', 5000000) || '"}');
 SELECT status, count(*) FROM inbox.ingest_many('hostile', ARRAY['known', NULL, 'tx-many'],
 	ARRAY['{"a": 1}', '{}', NULL]::jsonb[]) GROUP BY status ORDER BY status;
+SELECT ord, status FROM inbox.ingest_raw_many('hostile', ARRAY['known', 'tx-raw-bad', 'tx-raw-many', NULL],
+	ARRAY['{"a": 2}', '{"a": ', '[1]', '{}'], ARRAY['null', NULL, '{}', '[]']::jsonb[]);
 SELECT action FROM inbox.upsert('hostile_items', '{"sku": "a"}');
 SELECT ok, sqlstate FROM inbox.attempt('INSERT INTO hostile_items (sku) VALUES (''a'')');
 SELECT count(*) FROM inbox.claim('hostile-tx', 10, '1 second', ARRAY['nosuch']);
