@@ -236,6 +236,27 @@ extern int	pginbox_ingest_batch(pginbox_conn *conn, const char *source,
 								 pginbox_batch **batch);
 extern void pginbox_batch_free(pginbox_batch *batch);
 
+typedef struct pginbox_raw_event
+{
+	const char *event_id;
+	const char *body;			/* the body as received; not valid JSON: that event is rejected */
+	const char *headers;		/* JSON text, or NULL */
+} pginbox_raw_event;
+
+/*
+ * Ingest n raw bodies of one source in one statement
+ * (inbox.ingest_raw_many, since 0.4.0 of the extension): like
+ * pginbox_ingest_batch, but a body that is not valid JSON, or that jsonb
+ * cannot hold (a number out of numeric's range, \u0000), is one rejected
+ * result and the rest of the batch is stored.  Headers, when given, must
+ * be valid JSON (one that is not fails the batch with 22P02); a body must
+ * not be NULL, and must be valid in the client encoding.  Retried across a
+ * lost connection, as pginbox_ingest_batch.  Added in 0.2.
+ */
+extern int	pginbox_ingest_raw_batch(pginbox_conn *conn, const char *source,
+									 const pginbox_raw_event *events, size_t n,
+									 pginbox_batch **batch);
+
 /* ---------------------------------------------------------------- upsert */
 
 typedef enum pginbox_upsert_action

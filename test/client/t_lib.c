@@ -324,6 +324,57 @@ test_batch(pginbox_conn *h)
 }
 
 static void
+test_raw_batch(pginbox_conn *h)
+{
+	pginbox_raw_event events[] = {
+		{"raw-1", "{\"action\": \"opened\"}", NULL},
+		{"raw-2", "{not json", NULL},
+		{"raw-1", "{\"action\":\"opened\"}", NULL},
+		{"raw-3", "{\"n\": 1e1000000}", NULL},
+		{"raw-4", "[1, \"two\"]", "{\"x-signature\": \"abc\"}"},
+		{"raw-1", "{\"action\": \"closed\"}", NULL},
+		{"", "{}", NULL},
+	};
+	const char *want[] = {"inserted", "rejected", "duplicate", "rejected", "inserted", "conflict", "rejected"};
+	pginbox_batch *b = NULL;
+	pginbox_raw_event bad_headers[] = {{"raw-9", "{}", "{not json"}};
+	pginbox_raw_event null_body[] = {{"raw-9", NULL, NULL}};
+
+	ok(pginbox_ingest_raw_batch(h, "raw", events, 7, &b) == 0 && b != NULL,
+	   "raw batch of 7 with two bodies jsonb cannot take: succeeds");
+	if (b)
+	{
+		is_int(b->n, 7, "raw batch: one result per event");
+		for (int i = 0; i < 7 && (size_t) i < b->n; i++)
+			is_str(pginbox_status_name(b->results[i].status), want[i], "raw batch: result in order");
+		ok(b->results[1].detail && strstr(b->results[1].detail, "JSON") != NULL,
+		   "raw batch: the malformed body's detail says why");
+		ok(b->results[3].detail && strstr(b->results[3].detail, "numeric") != NULL,
+		   "raw batch: so does the number out of range");
+		is_int(b->results[2].id, b->results[0].id, "raw batch: a repeat has the first one's id");
+		is_int(b->results[1].id, 0, "raw batch: a rejected body has id 0");
+	}
+	pginbox_batch_free(b);
+	check_healthy(h, 0, "a raw batch");
+	is_query(admin, "SELECT string_agg(event_id || '=' || payload::text || coalesce(' ' || (headers->>'x-signature'), ''), ', ' ORDER BY event_id) "
+			 "FROM inbox.events WHERE source = 'raw'", 0, NULL,
+			 "raw-1={\"action\": \"opened\"}, raw-4=[1, \"two\"] abc",
+			 "raw batch: the good bodies and their headers are stored, the others not");
+
+	ok(pginbox_ingest_raw_batch(h, "raw", events, 0, &b) == 0 && b && b->n == 0, "an empty raw batch");
+	pginbox_batch_free(b);
+	b = NULL;
+	ok(pginbox_ingest_raw_batch(h, "raw", bad_headers, 1, &b) == -1 && b == NULL,
+	   "raw batch: headers that are not JSON fail the batch");
+	is_str(pginbox_sqlstate(h), "22P02", "raw batch with bad headers: SQLSTATE 22P02");
+	check_healthy(h, 0, "a raw batch with bad headers");
+	ok(pginbox_ingest_raw_batch(h, "raw", null_body, 1, &b) == -1 &&
+	   pginbox_errkind(h) == PGINBOX_ERR_USAGE, "raw batch: a NULL body is a usage error");
+	ok(pginbox_ingest_raw_batch(h, "raw", NULL, 1, &b) == -1 &&
+	   pginbox_errkind(h) == PGINBOX_ERR_USAGE, "raw batch: NULL events is a usage error");
+}
+
+static void
 test_lifecycle(pginbox_conn *h)
 {
 	pginbox_claimed *c = NULL;
@@ -817,6 +868,7 @@ main(void)
 	h = connect_to(DB);
 	test_ingest(h);
 	test_batch(h);
+	test_raw_batch(h);
 	test_lifecycle(h);
 	test_upsert(h);
 	test_exec_and_callers_transactions(h);
