@@ -235,8 +235,8 @@ usage_ingest(FILE *out)
 {
 	fprintf(out,
 			"%s ingest reads NDJSON (one JSON event per line) from the FILEs, or from\n"
-			"standard input when there is none or FILE is -, and ingests each event with\n"
-			"inbox.ingest_many, in batches.\n\n"
+			"standard input when there is none or FILE is -, and ingests the events in\n"
+			"batches, with inbox.ingest_many.\n\n"
 			"Usage:\n"
 			"  %s ingest --source NAME [OPTION]... [FILE]...\n\n"
 			"Options:\n"
@@ -255,6 +255,12 @@ usage_ingest(FILE *out)
 			"                         standard error\n"
 			"  -q, --quiet            print only the summary and errors: no warnings about\n"
 			"                         lines (unless --warnings), no progress, no notices\n"
+			"      --raw              send every batch as text (inbox.ingest_raw_many), where\n"
+			"                         a line jsonb cannot take is one rejected event\n"
+			"      --no-raw           send every batch as jsonb (inbox.ingest_many) only:\n"
+			"                         such a line fails its batch, and the run stops\n"
+			"                         (default: as jsonb, and a batch that jsonb refuses\n"
+			"                         again as text, where the extension can)\n"
 			"  -?, --help             show this help, then exit\n\n"
 			"Malformed lines and lines without an id are reported with their line\n"
 			"numbers and counted, and the run goes on; so are events the server rejects.\n"
@@ -312,6 +318,19 @@ typedef struct Batch
 } Batch;
 
 /*
+ * Which call a batch goes to: inbox.ingest_many (jsonb[]; the faster), or
+ * inbox.ingest_raw_many (text[]; a body jsonb cannot take is one rejected
+ * event rather than a failed batch).
+ */
+typedef enum RawMode
+{
+	RAW_NEVER,					/* --no-raw, or an extension without the raw batch */
+	RAW_FALLBACK,				/* the default: a batch that fails with a data
+								 * exception (class 22) goes again as raw bodies */
+	RAW_ALWAYS					/* --raw */
+} RawMode;
+
+/*
  * The run.  The main thread reads and checks lines and queues full batches;
  * each of --jobs threads owns one connection (a handle is used by one thread
  * at a time) and sends the batches it takes from the queue.  lock guards the
@@ -322,6 +341,7 @@ typedef struct Ingest
 {
 	const char *source;
 	InboxJsonPath path;
+	RawMode		raw;			/* when batches go to inbox.ingest_raw_many */
 	int			batch_size;
 	int			jobs;
 	pginbox_conn **conns;
@@ -330,6 +350,7 @@ typedef struct Ingest
 
 	const char *const *inputs;	/* the names, in order ("-" is stdin) */
 	int			n_inputs;
+	int		   *fds;			/* inputs kept open since they were checked, or -1 */
 
 	Batch	   *current;		/* being filled by the main thread */
 
@@ -687,18 +708,54 @@ put_field(FILE *f, const char *s)
 	}
 }
 
-/* Send one batch on conn and count its answers; false when it failed. */
-static bool
-send_batch(Ingest *in, pginbox_conn *conn, Batch *b, pginbox_event *events)
+/* inbox.ingest_raw_many for a batch; raw has room for it */
+static int
+send_raw(Ingest *in, pginbox_conn *conn, Batch *b, pginbox_raw_event *raw, pginbox_batch **answers)
 {
-	pginbox_batch *answers;
-
 	for (int i = 0; i < b->n; i++)
 	{
-		events[i].event_id = b->items[i].id;
-		events[i].payload = b->items[i].payload;
+		raw[i].event_id = b->items[i].id;
+		raw[i].body = b->items[i].payload;
+		raw[i].headers = NULL;
 	}
-	if (pginbox_ingest_batch(conn, in->source, events, (size_t) b->n, &answers) != 0)
+	return pginbox_ingest_raw_batch(conn, in->source, raw, (size_t) b->n, answers);
+}
+
+/*
+ * Send one batch on conn and count its answers; false when it failed.
+ * events has room for a batch of pginbox_raw_event (the larger of the two
+ * kinds).
+ */
+static bool
+send_batch(Ingest *in, pginbox_conn *conn, Batch *b, void *events)
+{
+	pginbox_batch *answers;
+	int			rc;
+
+	if (in->raw == RAW_ALWAYS)
+		rc = send_raw(in, conn, b, events, &answers);
+	else
+	{
+		pginbox_event *ev = events;
+
+		for (int i = 0; i < b->n; i++)
+		{
+			ev[i].event_id = b->items[i].id;
+			ev[i].payload = b->items[i].payload;
+		}
+		rc = pginbox_ingest_batch(conn, in->source, ev, (size_t) b->n, &answers);
+
+		/*
+		 * A body the command's check passed but jsonb refused (a number
+		 * beyond numeric's range) failed the whole batch, which stored
+		 * nothing: the batch goes again as raw bodies, where that line is
+		 * one rejected event.
+		 */
+		if (rc != 0 && in->raw == RAW_FALLBACK && pginbox_errkind(conn) == PGINBOX_ERR_SERVER &&
+			strncmp(pginbox_sqlstate(conn), "22", 2) == 0)
+			rc = send_raw(in, conn, b, events, &answers);
+	}
+	if (rc != 0)
 	{
 		pthread_mutex_lock(&in->lock);
 		/* the first failure is reported; the others are its echoes */
@@ -759,7 +816,7 @@ worker_main(void *arg)
 {
 	Worker	   *w = arg;
 	Ingest	   *in = w->in;
-	pginbox_event *events = calloc((size_t) in->batch_size, sizeof(pginbox_event));
+	void	   *events = calloc((size_t) in->batch_size, sizeof(pginbox_raw_event));
 
 	for (;;)
 	{
@@ -930,33 +987,54 @@ ingest_file(Ingest *in, int fd, int input)
 
 /*
  * Check that every input can be opened for reading, before connecting: a
- * typo in a file name is a usage error, not a run that stops half way.
+ * typo in a file name is a usage error, not a run that stops half way.  A
+ * regular file is closed again and opened when its turn comes (there may be
+ * more files than descriptors); anything else (a fifo, a /dev/fd/N of a
+ * pipe) stays open, since a second open would not find the same data.
  */
 static bool
-check_inputs(const char *const *inputs, int n)
+check_inputs(Ingest *in)
 {
-	for (int i = 0; i < n; i++)
+	for (int i = 0; i < in->n_inputs; i++)
 	{
 		struct stat st;
 		int			fd;
 
-		if (strcmp(inputs[i], "-") == 0)
+		in->fds[i] = -1;
+		if (strcmp(in->inputs[i], "-") == 0)
 			continue;
-		fd = open(inputs[i], O_RDONLY | O_CLOEXEC);
+		fd = open(in->inputs[i], O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 		{
-			message("error", "could not open \"%s\": %s", inputs[i], strerror(errno));
+			message("error", "could not open \"%s\": %s", in->inputs[i], strerror(errno));
 			return false;
 		}
 		if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
 		{
-			message("error", "could not read \"%s\": it is a directory", inputs[i]);
+			message("error", "could not read \"%s\": it is a directory", in->inputs[i]);
 			close(fd);
 			return false;
 		}
-		close(fd);
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+			close(fd);
+		else
+			in->fds[i] = fd;
 	}
 	return true;
+}
+
+/* Close the inputs that check_inputs kept open and that were not read. */
+static void
+close_inputs(Ingest *in)
+{
+	for (int i = 0; in->fds && i < in->n_inputs; i++)
+	{
+		if (in->fds[i] >= 0)
+			close(in->fds[i]);
+		in->fds[i] = -1;
+	}
+	free(in->fds);
+	in->fds = NULL;
 }
 
 /* Open an output file named by an option (appended to); NULL, reported, when it cannot be. */
@@ -970,10 +1048,45 @@ open_output(const char *option, const char *path)
 	return f;
 }
 
+/*
+ * --raw, --no-raw, or else the default: inbox.ingest_many, and the raw
+ * batch for a batch that jsonb refused, where the extension has it (0.4.0
+ * and later).  false, reported, when --raw was asked for and the extension
+ * lacks it.
+ */
+static bool
+choose_call(Ingest *in, pginbox_conn *conn, int raw_choice)
+{
+	static const char *const params[1] = {"inbox.ingest_raw_many(text, text[], text[], jsonb[])"};
+	PGresult   *res;
+	bool		has_raw;
+
+	in->raw = RAW_NEVER;
+	if (raw_choice == 0)
+		return true;
+	if (pginbox_exec(conn, "SELECT pg_catalog.to_regprocedure($1) IS NOT NULL", 1, params, &res) != 0)
+	{
+		report_error(conn, "could not look for inbox.ingest_raw_many");
+		return false;
+	}
+	has_raw = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!has_raw && raw_choice == 1)
+	{
+		message("error", "--raw needs inbox.ingest_raw_many, which this database's pg_inbox does not have");
+		message("hint", "Run ALTER EXTENSION pg_inbox UPDATE, or leave out --raw.");
+		return false;
+	}
+	if (has_raw)
+		in->raw = raw_choice == 1 ? RAW_ALWAYS : RAW_FALLBACK;
+	return true;
+}
+
 /* Free what the run holds; the threads have been joined. */
 static void
 ingest_cleanup(Ingest *in, Worker *workers)
 {
+	close_inputs(in);
 	while (in->queue && in->queue_count > 0)
 	{
 		free_batch(in->queue[in->queue_head]);
@@ -1003,6 +1116,8 @@ cmd_ingest(int argc, char **argv)
 		{"answers", required_argument, NULL, 'A'},
 		{"warnings", required_argument, NULL, 'W'},
 		{"quiet", no_argument, NULL, 'q'},
+		{"raw", no_argument, NULL, 'R'},
+		{"no-raw", no_argument, NULL, 'N'},
 		{"help", no_argument, NULL, 'H'},
 		{NULL, 0, NULL, 0}
 	};
@@ -1019,6 +1134,7 @@ cmd_ingest(int argc, char **argv)
 	int			c;
 	sigset_t	block;
 	sigset_t	old_mask;
+	int			raw_choice = -1;	/* --raw 1, --no-raw 0, neither -1 */
 
 	memset(&in, 0, sizeof(in));
 	in.batch_size = DEFAULT_BATCH;
@@ -1077,6 +1193,12 @@ cmd_ingest(int argc, char **argv)
 			case 'q':
 				quiet = true;
 				break;
+			case 'R':
+				raw_choice = 1;
+				break;
+			case 'N':
+				raw_choice = 0;
+				break;
 			case 'H':
 				usage_ingest(stdout);
 				return EXIT_ALL_INGESTED;
@@ -1118,13 +1240,22 @@ cmd_ingest(int argc, char **argv)
 		in.inputs = stdin_only;
 		in.n_inputs = 1;
 	}
-	if (!check_inputs(in.inputs, in.n_inputs))
+	in.fds = malloc(sizeof(int) * (size_t) in.n_inputs);
+	if (in.fds == NULL)
 	{
+		message("error", "out of memory");
+		InboxJsonPathFree(&in.path);
+		return EXIT_STOPPED;
+	}
+	if (!check_inputs(&in))
+	{
+		close_inputs(&in);
 		InboxJsonPathFree(&in.path);
 		return EXIT_USAGE;
 	}
 	if (answers && (in.answers = open_output("--answers", answers)) == NULL)
 	{
+		close_inputs(&in);
 		InboxJsonPathFree(&in.path);
 		return EXIT_USAGE;
 	}
@@ -1132,6 +1263,7 @@ cmd_ingest(int argc, char **argv)
 	{
 		if (in.answers)
 			fclose(in.answers);
+		close_inputs(&in);
 		InboxJsonPathFree(&in.path);
 		return EXIT_USAGE;
 	}
@@ -1153,6 +1285,8 @@ cmd_ingest(int argc, char **argv)
 		in.conns[i] = connect_to(conninfo);
 		ok = in.conns[i] != NULL;
 	}
+	if (ok)
+		ok = choose_call(&in, in.conns[0], raw_choice);
 	if (!ok)
 	{
 		remove_signal_handlers();
@@ -1199,7 +1333,8 @@ cmd_ingest(int argc, char **argv)
 			ok = ingest_file(&in, STDIN_FILENO, i);
 			continue;
 		}
-		fd = open(in.inputs[i], O_RDONLY | O_CLOEXEC);
+		fd = in.fds[i] >= 0 ? in.fds[i] : open(in.inputs[i], O_RDONLY | O_CLOEXEC);
+		in.fds[i] = -1;
 		if (fd < 0)
 		{
 			message("error", "could not open \"%s\": %s", in.inputs[i], strerror(errno));

@@ -170,7 +170,7 @@ check "stats: the billing row, 200 pending" 1 "$(grep -cE '^ billing +\| +200 \|
 # 7. help and usage errors
 "$pg_inbox" ingest --help >"$work/help" 2>&1
 check "ingest --help: exit status 0" 0 $?
-check "ingest --help: names its options" 8 "$(grep -oE -- '--(source|id-field|batch|jobs|dbname|answers|warnings|quiet)' "$work/help" | sort -u | wc -l)"
+check "ingest --help: names its options" 10 "$(grep -oE -- '--(source|id-field|batch|jobs|dbname|answers|warnings|quiet|raw|no-raw)' "$work/help" | sort -u | wc -l)"
 check "ingest --help: names the exit status of an interrupted run" 1 "$(grep -c '130 interrupted by SIGINT; 143 interrupted by SIGTERM' "$work/help")"
 "$pg_inbox" stats --help >/dev/null 2>&1
 check "stats --help: exit status 0" 0 $?
@@ -240,6 +240,16 @@ check "a directory: exit status 3, before connecting" "3 1" "$? $(grep -c 'error
 "$pg_inbox" ingest -s x -d "$nowhere" --warnings "$work/no-such-dir/w" "$work/clean.ndjson" >/dev/null 2>"$work/err"
 check "--warnings in a directory that does not exist: exit status 3, before connecting" "3 1" \
 	"$? $(grep -c '^pg_inbox: error: could not open .* (--warnings): ' "$work/err")"
+
+# inputs that cannot be opened twice keep the descriptor of their check:
+# a fifo its writer writes once, a pipe as bash's <(...) gives it
+mkfifo "$work/once"
+cat "$work/clean.ndjson" >"$work/once" &
+"$pg_inbox" ingest -s fifo-once "$work/once" >"$work/out" 2>&1
+check "a fifo written once: every line read" "0 $clean" "$? $(count inserted "$work/out")"
+wait
+"$pg_inbox" ingest -s subst <(cat "$work/clean.ndjson") >"$work/out" 2>&1
+check "a pipe as <(...): every line read" "0 $clean" "$? $(count inserted "$work/out")"
 
 # 8d. a UTF-8 byte order mark at the start of a file, and of standard input
 printf '\357\273\277{"id": "bom-1"}\n{"id": "bom-2"}\n' >"$work/bom.ndjson"
@@ -390,6 +400,32 @@ else
 	n=$((n + 2)); echo "ok $((n - 1)) # SKIP not root, or nobody runs processes"; echo "ok $n # SKIP"
 fi
 
+# 8h. a line the client's check passes but jsonb cannot hold (a number out
+# of numeric's range): by default the batch jsonb refused goes again to
+# inbox.ingest_raw_many; --raw sends every batch there; --no-raw never
+printf '{"id": "big-1"}\n{"id": "big-2", "n": 1e1000000}\n{"id": "big-3"}\n' >"$work/bignum.ndjson"
+"$pg_inbox" ingest -s bignum "$work/bignum.ndjson" >"$work/out" 2>"$work/err"
+check "default: a body jsonb cannot take is rejected (its batch sent again raw), the rest stored; exit status 1" "1 2 1 2" \
+	"$? $(count inserted "$work/out") $(count rejected "$work/out") $(stored bignum)"
+check "default: the rejection says why, with its line" 1 \
+	"$(grep -c 'bignum.ndjson:2: rejected: .*numeric' "$work/err")"
+"$pg_inbox" ingest --raw -s bignum-raw "$work/bignum.ndjson" >/dev/null 2>&1
+check "--raw: the same" "1 2" "$? $(stored bignum-raw)"
+"$pg_inbox" ingest --no-raw -s bignum-jsonb "$work/bignum.ndjson" >"$work/out" 2>"$work/err"
+check "--no-raw (jsonb[] batch): the whole batch fails, the run stops; exit status 2" "2 0 1" \
+	"$? $(stored bignum-jsonb) $(grep -c '^resume from line 1 of .*bignum.ndjson: ' "$work/out")"
+# an extension without inbox.ingest_raw_many (0.3.0)
+psql -qX -d postgres -c "DROP DATABASE IF EXISTS inbox_command_old" -c "CREATE DATABASE inbox_command_old" 2>/dev/null
+psql -qX -d inbox_command_old -c "CREATE EXTENSION pg_inbox VERSION '0.3.0'"
+"$pg_inbox" ingest -s old -d inbox_command_old "$work/clean.ndjson" >"$work/out" 2>"$work/err"
+check "an extension without the raw batch: the default works, nothing said" "0 $clean 0" \
+	"$? $(count inserted "$work/out") $(wc -l <"$work/err")"
+"$pg_inbox" ingest --raw -s old-raw -d inbox_command_old "$work/clean.ndjson" >/dev/null 2>"$work/err"
+check "an extension without the raw batch: --raw stops before sending, exit status 2, with a hint" "2 1" \
+	"$? $(grep -c '^pg_inbox: hint: Run ALTER EXTENSION pg_inbox UPDATE' "$work/err")"
+"$pg_inbox" ingest -s old-big -d inbox_command_old "$work/bignum.ndjson" >/dev/null 2>"$work/err"
+check "an extension without the raw batch: a batch jsonb refuses stops the run" 2 $?
+
 # 9. under valgrind: a run with every kind of line, and stats
 if [ -n "$VALGRIND" ]; then
 	# shellcheck disable=SC2086 # VALGRIND is a command line
@@ -397,8 +433,8 @@ if [ -n "$VALGRIND" ]; then
 	check "valgrind: ingest has no memory errors or leaks" 1 $?
 	grep -v '^pg_inbox: ' "$work/vg" | sed 's/^/# /' | head -40
 	# shellcheck disable=SC2086
-	$VALGRIND "$pg_inbox" ingest -s valgrind-jobs --batch 50 --jobs 2 "$work/events.ndjson" >/dev/null 2>"$work/vg"
-	check "valgrind: ingest --jobs 2 has no memory errors or leaks" 1 $?
+	$VALGRIND "$pg_inbox" ingest -s valgrind-jobs --batch 50 --jobs 2 --no-raw "$work/events.ndjson" >/dev/null 2>"$work/vg"
+	check "valgrind: ingest --jobs 2 --no-raw has no memory errors or leaks" 1 $?
 	grep -v '^pg_inbox: ' "$work/vg" | sed 's/^/# /' | head -40
 	# shellcheck disable=SC2086
 	$VALGRIND "$pg_inbox" ingest -q -s valgrind-warnings --warnings "$work/vg-warnings" "$work/bom.ndjson" "$work/events.ndjson" >/dev/null 2>"$work/vg"

@@ -222,6 +222,34 @@ test_notices(void)
 	pginbox_free(h);
 
 	/*
+	 * A WARNING while the connection is being made (a database setting that
+	 * no longer applies): the callback gets it too, as every reconnection's.
+	 */
+	{
+		pginbox_conn *pg = connect_to("dbname=postgres options='-c client_min_messages=warning'");
+
+		PQclear(must_exec(pg, "DROP DATABASE IF EXISTS inbox_client_warn", 0, NULL));
+		PQclear(must_exec(pg, "CREATE DATABASE inbox_client_warn", 0, NULL));
+		PQclear(must_exec(pg, "ALTER DATABASE inbox_client_warn SET default_tablespace = 'no_such_tablespace'", 0, NULL));
+		pginbox_free(pg);
+	}
+	memset(&ns, 0, sizeof(ns));
+	pginbox_options_init(&o);
+	o.conninfo = "inbox_client_warn";
+	o.notice_cb = collect_notice;
+	o.notice_arg = &ns;
+	capture_stderr();
+	h = pginbox_connect(&o);
+	err = release_stderr();
+	ok(h != NULL && pginbox_errkind(h) == PGINBOX_OK, "a database whose setting warns at connection start: connected");
+	is_str(err, "", "a WARNING at connection start: nothing printed to stderr");
+	free(err);
+	ok(ns.n == 1 && strncmp(ns.log, "WARNING 22023 invalid value for parameter \"default_tablespace\"", 62) == 0,
+	   "a WARNING at connection start: the callback got it");
+	tap_diag("%s", ns.log);
+	pginbox_free(h);
+
+	/*
 	 * A program built against 0.1 knows a smaller struct: the unsized entry
 	 * points write and read none of what follows it.
 	 */
