@@ -344,6 +344,69 @@ pginbox_ingest(pginbox_conn *conn, const char *source, const char *event_id,
 	return 0;
 }
 
+/*
+ * The answer of inbox.ingest_many or inbox.ingest_raw_many (one row (ord,
+ * status, id, received_at, detail) per event, in order) as a pginbox_batch
+ * in one allocation.  Clears res.
+ */
+static int
+batch_from_result(pginbox_conn *conn, PGresult *res, size_t n, const char *function,
+				  pginbox_batch **batch)
+{
+	size_t		strings = 0;
+	pginbox_batch *b;
+	char	   *p;
+	char		what[160];
+
+	if ((size_t) PQntuples(res) != n || PQnfields(res) != 5)
+	{
+		snprintf(what, sizeof(what), "%s did not answer one row (ord, status, id, received_at, detail) per event", function);
+		return protocol_error(conn, res, what);
+	}
+	for (int i = 0; i < PQntuples(res); i++)
+	{
+		if (!field_ok(res, i, 0, 4) || get_int4(res, i, 0) != i + 1 || !ingest_row_ok(res, i, 1))
+		{
+			snprintf(what, sizeof(what), "%s answered rows out of order", function);
+			return protocol_error(conn, res, what);
+		}
+		if (!PQgetisnull(res, i, 4))
+			strings += PQgetlength(res, i, 4) + 1;
+	}
+
+	/* one allocation: the struct, the results, then the details */
+	b = malloc(sizeof(pginbox_batch) + n * sizeof(pginbox_ingest_result) + strings);
+	if (b == NULL)
+		return nomem(conn, res);
+	b->n = n;
+	b->results = (pginbox_ingest_result *) (b + 1);
+	p = (char *) (b->results + n);
+	for (size_t i = 0; i < n; i++)
+	{
+		pginbox_ingest_result *r = &b->results[i];
+		const char *detail = get_text(res, (int) i, 4);
+
+		if (!parse_status(PQgetvalue(res, (int) i, 1), &r->status))
+		{
+			free(b);
+			snprintf(what, sizeof(what), "%s answered an unknown status", function);
+			return protocol_error(conn, res, what);
+		}
+		r->id = get_int8(res, (int) i, 2);
+		r->received_at = get_time(res, (int) i, 3);
+		r->detail = NULL;
+		if (detail)
+		{
+			strcpy(p, detail);
+			r->detail = p;
+			p += strlen(detail) + 1;
+		}
+	}
+	PQclear(res);
+	*batch = b;
+	return 0;
+}
+
 PGINBOX_EXPORT int
 pginbox_ingest_batch(pginbox_conn *conn, const char *source, const pginbox_event *events,
 					 size_t n, pginbox_batch **batch)
@@ -355,9 +418,6 @@ pginbox_ingest_batch(pginbox_conn *conn, const char *source, const pginbox_event
 	char	   *ids;
 	char	   *payloads;
 	PGresult   *res;
-	size_t		strings = 0;
-	pginbox_batch *b;
-	char	   *p;
 
 	InboxClearError(conn);
 	if (batch == NULL || (events == NULL && n > 0))
@@ -382,47 +442,59 @@ pginbox_ingest_batch(pginbox_conn *conn, const char *source, const pginbox_event
 	free(payloads);
 	if (res == NULL)
 		return -1;
+	return batch_from_result(conn, res, n, "inbox.ingest_many", batch);
+}
 
-	if ((size_t) PQntuples(res) != n || PQnfields(res) != 5)
-		return protocol_error(conn, res, "inbox.ingest_many did not answer one row (ord, status, id, received_at, detail) per event");
-	for (int i = 0; i < PQntuples(res); i++)
-	{
-		if (!field_ok(res, i, 0, 4) || get_int4(res, i, 0) != i + 1 || !ingest_row_ok(res, i, 1))
-			return protocol_error(conn, res, "inbox.ingest_many answered rows out of order");
-		if (!PQgetisnull(res, i, 4))
-			strings += PQgetlength(res, i, 4) + 1;
-	}
+PGINBOX_EXPORT int
+pginbox_ingest_raw_batch(pginbox_conn *conn, const char *source, const pginbox_raw_event *events,
+						 size_t n, pginbox_batch **batch)
+{
+	static const Oid types[4] = {TEXTOID, TEXTARRAYOID, TEXTARRAYOID, JSONBARRAYOID};
+	static const int formats[4] = {0, 1, 1, 1};
+	const char *values[4] = {NULL, NULL, NULL, NULL};
+	int			lengths[4] = {0, 0, 0, 0};
+	char	   *ids;
+	char	   *bodies;
+	char	   *headers = NULL;
+	bool		any_headers = false;
+	PGresult   *res;
 
-	/* one allocation: the struct, the results, then the details */
-	b = malloc(sizeof(pginbox_batch) + n * sizeof(pginbox_ingest_result) + strings);
-	if (b == NULL)
-		return nomem(conn, res);
-	b->n = n;
-	b->results = (pginbox_ingest_result *) (b + 1);
-	p = (char *) (b->results + n);
+	InboxClearError(conn);
+	if (batch == NULL || (events == NULL && n > 0))
+		return usage_error(conn, "pginbox_ingest_raw_batch: events and batch must not be NULL");
+	*batch = NULL;
 	for (size_t i = 0; i < n; i++)
 	{
-		pginbox_ingest_result *r = &b->results[i];
-		const char *detail = get_text(res, (int) i, 4);
-
-		if (!parse_status(PQgetvalue(res, (int) i, 1), &r->status))
-		{
-			free(b);
-			return protocol_error(conn, res, "inbox.ingest_many answered an unknown status");
-		}
-		r->id = get_int8(res, (int) i, 2);
-		r->received_at = get_time(res, (int) i, 3);
-		r->detail = NULL;
-		if (detail)
-		{
-			strcpy(p, detail);
-			r->detail = p;
-			p += strlen(detail) + 1;
-		}
+		if (events[i].body == NULL)
+			return usage_error(conn, "pginbox_ingest_raw_batch: a body must not be NULL");
+		any_headers |= events[i].headers != NULL;
 	}
-	PQclear(res);
-	*batch = b;
-	return 0;
+	/* binary arrays: the bodies travel as they are, and are parsed one by one by the server */
+	ids = InboxArrayBinary(&events[0].event_id, n, sizeof(pginbox_raw_event), TEXTOID, false, &lengths[1]);
+	bodies = InboxArrayBinary(&events[0].body, n, sizeof(pginbox_raw_event), TEXTOID, false, &lengths[2]);
+	/* no headers at all: a NULL array, nothing for the server to read */
+	if (any_headers)
+		headers = InboxArrayBinary(&events[0].headers, n, sizeof(pginbox_raw_event), JSONBOID, true, &lengths[3]);
+	if (ids == NULL || bodies == NULL || (any_headers && headers == NULL))
+	{
+		free(ids);
+		free(bodies);
+		free(headers);
+		return nomem(conn, NULL);
+	}
+	values[0] = source;
+	values[1] = ids;
+	values[2] = bodies;
+	values[3] = headers;
+	res = InboxRunParams(conn,
+						 "SELECT ord, status, id, received_at, detail FROM inbox.ingest_raw_many($1, $2, $3, $4)",
+						 4, types, values, lengths, formats, BINARY, INBOX_RETRY_IDEMPOTENT);
+	free(ids);
+	free(bodies);
+	free(headers);
+	if (res == NULL)
+		return -1;
+	return batch_from_result(conn, res, n, "inbox.ingest_raw_many", batch);
 }
 
 PGINBOX_EXPORT void

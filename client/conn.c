@@ -11,6 +11,8 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <poll.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +27,11 @@ pginbox_version(void)
 	return PGINBOX_VERSION_NUM;
 }
 
-PGINBOX_EXPORT void
-pginbox_options_init(pginbox_options *options)
+/* the size of pginbox_options in 0.1, whose programs call the unsized entry points */
+#define OPTIONS_SIZE_0_1 offsetof(pginbox_options, notice_cb)
+
+static void
+options_defaults(pginbox_options *options)
 {
 	memset(options, 0, sizeof(*options));
 	options->conninfo = NULL;
@@ -34,6 +39,28 @@ pginbox_options_init(pginbox_options *options)
 	options->retry_max_ms = 2000;
 	options->retry_total_ms = 30000;
 	options->tx_max_attempts = 5;
+	options->notice_cb = NULL;
+	options->notice_arg = NULL;
+}
+
+/*
+ * Fill the first size bytes of the caller's struct (the struct as the
+ * caller's header declared it): never more than the caller has, and never
+ * more than this library knows.
+ */
+PGINBOX_EXPORT void
+pginbox_options_init_sized(pginbox_options *options, size_t size)
+{
+	pginbox_options defaults;
+
+	options_defaults(&defaults);
+	memcpy(options, &defaults, size < sizeof(defaults) ? size : sizeof(defaults));
+}
+
+PGINBOX_EXPORT void
+(pginbox_options_init) (pginbox_options *options)
+{
+	pginbox_options_init_sized(options, OPTIONS_SIZE_0_1);
 }
 
 int64_t
@@ -249,20 +276,146 @@ InboxDisconnect(pginbox_conn *h)
 	h->pg = NULL;
 }
 
+/* a field of a notice, without the newline libpq may leave at its end */
+static const char *
+notice_field(const PGresult *res, int field)
+{
+	const char *v = PQresultErrorField(res, field);
+
+	return v && *v ? v : NULL;
+}
+
+/*
+ * libpq's notice receiver on every connection of the handle: the notice
+ * goes to the caller's notice_cb, or nowhere.  (libpq's default prints it
+ * to stderr, unprefixed, which is what a library must not do.)
+ */
+static void
+notice_receiver(void *arg, const PGresult *res)
+{
+	pginbox_conn *h = arg;
+	pginbox_notice n;
+	char	   *message;
+	const char *primary;
+
+	if (h->options.notice_cb == NULL)
+		return;
+	n.severity = notice_field(res, PG_DIAG_SEVERITY_NONLOCALIZED);
+	if (n.severity == NULL)
+		n.severity = notice_field(res, PG_DIAG_SEVERITY);
+	if (n.severity == NULL)
+		n.severity = "NOTICE";
+	n.sqlstate = notice_field(res, PG_DIAG_SQLSTATE);
+	if (n.sqlstate == NULL)
+		n.sqlstate = "";
+	primary = notice_field(res, PG_DIAG_MESSAGE_PRIMARY);
+	message = trimmed(primary ? primary : PQresultErrorMessage(res));
+	n.message = message ? message : "";
+	n.detail = notice_field(res, PG_DIAG_MESSAGE_DETAIL);
+	n.hint = notice_field(res, PG_DIAG_MESSAGE_HINT);
+	h->options.notice_cb(h->options.notice_arg, &n);
+	free(message);
+}
+
+/*
+ * connect_timeout of a connection being made, in milliseconds, as libpq
+ * reads it (at least 2 seconds); -1 when there is none.
+ */
+static int
+connect_timeout_ms(PGconn *pg)
+{
+	PQconninfoOption *opts = PQconninfo(pg);
+	int			timeout = -1;
+
+	if (opts == NULL)
+		return -1;
+	for (PQconninfoOption *o = opts; o->keyword; o++)
+	{
+		if (strcmp(o->keyword, "connect_timeout") == 0 && o->val && *o->val)
+		{
+			long		v = strtol(o->val, NULL, 10);
+
+			if (v > 0)
+				timeout = (int) ((v < 2 ? 2 : v > 86400 ? 86400 : v) * 1000);
+		}
+	}
+	PQconninfoFree(opts);
+	return timeout;
+}
+
+/*
+ * Make a connection with the notice receiver in place from its start: a
+ * WARNING at connection start reaches the caller's notice_cb like any
+ * other.  PQconnectdbParams would install libpq's default receiver for that
+ * time, so the connection is made with PQconnectStartParams and
+ * PQconnectPoll.  The string is what psql's -d takes (expand_dbname).
+ * Returns false when the timeout ran out (the connection is then bad).
+ */
+static bool
+connect_with_receiver(pginbox_conn *h)
+{
+	static const char *const keywords[] = {"dbname", NULL};
+	const char *values[2] = {h->conninfo, NULL};
+	PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+	int			timeout;
+	int64_t		deadline;
+	char	   *host = NULL;
+
+	h->pg = PQconnectStartParams(keywords, values, 1);
+	if (h->pg == NULL)
+		return true;
+	PQsetNoticeReceiver(h->pg, notice_receiver, h);
+	if (PQstatus(h->pg) == CONNECTION_BAD)
+		return true;
+	timeout = connect_timeout_ms(h->pg);
+	deadline = InboxNowMs() + timeout;
+	while (st != PGRES_POLLING_OK && st != PGRES_POLLING_FAILED)
+	{
+		struct pollfd pfd;
+		int			rc;
+		const char *now_host = PQhost(h->pg);
+
+		/* libpq's timeout is per host: a new host starts a new one */
+		if (timeout >= 0 && now_host && (host == NULL || strcmp(host, now_host) != 0))
+		{
+			free(host);
+			host = strdup(now_host);
+			deadline = InboxNowMs() + timeout;
+		}
+		pfd.fd = PQsocket(h->pg);
+		pfd.events = st == PGRES_POLLING_READING ? POLLIN : POLLOUT;
+		pfd.revents = 0;
+		rc = poll(&pfd, 1, timeout < 0 ? -1 : (int) (deadline > InboxNowMs() ? deadline - InboxNowMs() : 0));
+		if (rc < 0 && errno == EINTR)
+			continue;
+		if (rc == 0)
+		{
+			free(host);
+			return false;
+		}
+		st = PQconnectPoll(h->pg);
+	}
+	free(host);
+	return true;
+}
+
 /* Connect (again); false with the error set when that failed. */
 bool
 InboxReconnect(pginbox_conn *h)
 {
+	bool		in_time;
+
 	InboxDisconnect(h);
-	h->pg = PQconnectdb(h->conninfo);
+	in_time = connect_with_receiver(h);
 	if (h->pg == NULL)
 	{
 		InboxSetError(h, PGINBOX_ERR_NOMEM, "", "out of memory", NULL);
 		return false;
 	}
-	if (PQstatus(h->pg) != CONNECTION_OK)
+	if (!in_time || PQstatus(h->pg) != CONNECTION_OK)
 	{
-		InboxSetError(h, PGINBOX_ERR_CONNECTION, "08001", PQerrorMessage(h->pg), NULL);
+		InboxSetError(h, PGINBOX_ERR_CONNECTION, "08001",
+					  in_time ? PQerrorMessage(h->pg) : "timeout expired", NULL);
 		InboxDisconnect(h);
 		return false;
 	}
@@ -271,16 +424,16 @@ InboxReconnect(pginbox_conn *h)
 }
 
 PGINBOX_EXPORT pginbox_conn *
-pginbox_connect(const pginbox_options *options)
+pginbox_connect_sized(const pginbox_options *options, size_t size)
 {
 	pginbox_conn *h = calloc(1, sizeof(pginbox_conn));
 
 	if (h == NULL)
 		return NULL;
+	/* the defaults, then as much of the caller's struct as both sides know */
+	options_defaults(&h->options);
 	if (options)
-		h->options = *options;
-	else
-		pginbox_options_init(&h->options);
+		memcpy(&h->options, options, size < sizeof(h->options) ? size : sizeof(h->options));
 	h->conninfo = strdup(h->options.conninfo ? h->options.conninfo : "");
 	if (h->conninfo == NULL)
 	{
@@ -292,6 +445,12 @@ pginbox_connect(const pginbox_options *options)
 	h->rng = (uint64_t) InboxNowMs() ^ ((uint64_t) getpid() << 32) ^ (uint64_t) (uintptr_t) h;
 	(void) InboxReconnect(h);
 	return h;
+}
+
+PGINBOX_EXPORT pginbox_conn *
+(pginbox_connect) (const pginbox_options *options)
+{
+	return pginbox_connect_sized(options, OPTIONS_SIZE_0_1);
 }
 
 PGINBOX_EXPORT void

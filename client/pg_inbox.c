@@ -13,19 +13,27 @@
  *	2  could not connect, or the run stopped early (a file that cannot be
  *	   read, a connection lost for longer than the retry limit, a server
  *	   error such as a missing extension)
- *	3  usage: a bad option or argument
+ *	3  usage: a bad option or argument, or a file named on the command line
+ *	   that cannot be opened (checked before connecting)
+ *	130, 143  interrupted by SIGINT or SIGTERM (128 + the signal's number):
+ *	   the batches in flight were finished, and the summary says where to
+ *	   resume
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stddef.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +44,11 @@
 #define EXIT_SOME_BAD 1
 #define EXIT_STOPPED 2
 #define EXIT_USAGE 3
+/* interrupted: 128 + the signal's number, as a shell reports it */
+#define EXIT_SIGNAL_BASE 128
+
+/* what the server takes as a source (INBOX_MAX_SOURCE_BYTES) */
+#define MAX_SOURCE_BYTES 63
 
 #define DEFAULT_BATCH 1000
 #define MAX_BATCH 10000
@@ -49,6 +62,11 @@ static const char *progname = "pg_inbox";
 /* ---------------------------------------------------------------- messages */
 
 static bool progress_shown = false;
+/* --quiet: only the summary and errors */
+static bool quiet = false;
+/* --warnings: where the per-line warnings go (NULL: stderr) */
+static FILE *warnings_file = NULL;
+static bool warnings_failed = false;
 /* lines of stderr come from several threads: each is written whole */
 static pthread_mutex_t output_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -79,6 +97,68 @@ message(const char *level, const char *fmt,...)
 	va_end(ap);
 	fputc('\n', stderr);
 	pthread_mutex_unlock(&output_lock);
+}
+
+/*
+ * A warning about one line of the input: to the --warnings file, or to
+ * stderr unless --quiet.
+ */
+static void
+line_warning(const char *fmt,...) __attribute__((format(printf, 1, 2)));
+
+static void
+line_warning(const char *fmt,...)
+{
+	va_list		ap;
+
+	if (warnings_file == NULL && quiet)
+		return;
+	pthread_mutex_lock(&output_lock);
+	if (warnings_file)
+	{
+		fprintf(warnings_file, "%s: warning: ", progname);
+		va_start(ap, fmt);
+		vfprintf(warnings_file, fmt, ap);
+		va_end(ap);
+		fputc('\n', warnings_file);
+		if (ferror(warnings_file))
+			warnings_failed = true;
+	}
+	else
+	{
+		clear_progress();
+		fprintf(stderr, "%s: warning: ", progname);
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputc('\n', stderr);
+	}
+	pthread_mutex_unlock(&output_lock);
+}
+
+/*
+ * The server's notices (libpginbox's notice_cb): prefixed like everything
+ * else, and not at all with --quiet.  A backend that ends a connection
+ * while it is idle says so with a FATAL; the library connects again.
+ */
+static void
+print_notice(void *arg, const pginbox_notice *n)
+{
+	(void) arg;
+	if (quiet)
+		return;
+	if (strcmp(n->severity, "FATAL") == 0 || strcmp(n->severity, "PANIC") == 0 ||
+		strcmp(n->severity, "ERROR") == 0)
+		message("notice", "the server ended a connection: %s%s%s%s", n->message,
+				*n->sqlstate ? " (SQLSTATE " : "", n->sqlstate, *n->sqlstate ? ")" : "");
+	else if (strcmp(n->severity, "WARNING") == 0)
+		message("warning", "from the server: %s", n->message);
+	else
+		message("notice", "from the server: %s", n->message);
+	if (n->detail)
+		message("detail", "%s", n->detail);
+	if (n->hint)
+		message("hint", "%s", n->hint);
 }
 
 /* The error on the handle, as PostgreSQL's tools print theirs. */
@@ -113,6 +193,7 @@ connect_to(const char *conninfo)
 
 	pginbox_options_init(&options);
 	options.conninfo = conninfo;
+	options.notice_cb = print_notice;
 	conn = pginbox_connect(&options);
 	if (conn == NULL)
 	{
@@ -154,29 +235,46 @@ usage_ingest(FILE *out)
 {
 	fprintf(out,
 			"%s ingest reads NDJSON (one JSON event per line) from the FILEs, or from\n"
-			"standard input when there is none or FILE is -, and ingests each event with\n"
-			"inbox.ingest_many, in batches.\n\n"
+			"standard input when there is none or FILE is -, and ingests the events in\n"
+			"batches, with inbox.ingest_many.\n\n"
 			"Usage:\n"
 			"  %s ingest --source NAME [OPTION]... [FILE]...\n\n"
 			"Options:\n"
-			"  -s, --source=NAME      the source of every event (required)\n"
+			"  -s, --source=NAME      the source of every event, 1 to %d bytes (required)\n"
 			"  -i, --id-field=PATH    the field that holds the event id, a dotted path\n"
 			"                         such as data.object.id (default: id)\n"
 			"  -b, --batch=N          events per batch, 1 to %d (default: %d)\n"
 			"  -j, --jobs=N           batches sent at once, on N connections, 1 to %d\n"
 			"                         (default: 1)\n"
-			"  -d, --dbname=CONNINFO  database name or connection string\n"
+			"  -d, --dbname=DBNAME    database name, connection string or URI\n"
 			"      --answers=FILE     append the server's answer for each event to FILE,\n"
 			"                         one line each: line number, event id, status, id\n"
 			"                         (tab-separated), written once its batch is answered\n"
+			"      --warnings=FILE    append the warnings about single lines (malformed,\n"
+			"                         no id, conflict, rejected) to FILE instead of\n"
+			"                         standard error\n"
+			"  -q, --quiet            print only the summary and errors: no warnings about\n"
+			"                         lines (unless --warnings), no progress, no notices\n"
+			"      --raw              send every batch as text (inbox.ingest_raw_many), where\n"
+			"                         a line jsonb cannot take is one rejected event\n"
+			"      --no-raw           send every batch as jsonb (inbox.ingest_many) only:\n"
+			"                         such a line fails its batch, and the run stops\n"
+			"                         (default: as jsonb, and a batch that jsonb refuses\n"
+			"                         again as text, where the extension can)\n"
 			"  -?, --help             show this help, then exit\n\n"
 			"Malformed lines and lines without an id are reported with their line\n"
 			"numbers and counted, and the run goes on; so are events the server rejects.\n"
-			"A summary by outcome is printed at the end.\n\n"
+			"A summary by outcome is printed at the end.  A UTF-8 byte order mark at the\n"
+			"start of an input is skipped.\n\n"
+			"SIGINT (Ctrl-C) or SIGTERM stops reading; the batches being sent are\n"
+			"finished, nothing more is sent, and the summary says the line to resume from\n"
+			"(every line before it was answered or reported).  A second signal ends the\n"
+			"run at once.\n\n"
 			"Exit status: 0 every event line was ingested (inserted, duplicate or\n"
 			"conflict); 1 some lines were malformed, had no id or were rejected; 2 could\n"
-			"not connect, or the run stopped early; 3 usage error.\n",
-			progname, progname, MAX_BATCH, DEFAULT_BATCH, MAX_JOBS);
+			"not connect, or the run stopped early; 3 usage error, or a FILE that cannot\n"
+			"be opened; 130 interrupted by SIGINT; 143 interrupted by SIGTERM.\n",
+			progname, progname, MAX_SOURCE_BYTES, MAX_BATCH, DEFAULT_BATCH, MAX_JOBS);
 }
 
 static void
@@ -188,7 +286,7 @@ usage_stats(FILE *out)
 			"Usage:\n"
 			"  %s stats [OPTION]...\n\n"
 			"Options:\n"
-			"  -d, --dbname=CONNINFO  database name or connection string\n"
+			"  -d, --dbname=DBNAME    database name, connection string or URI\n"
 			"  -?, --help             show this help, then exit\n\n"
 			"Exit status: 0 printed; 2 could not connect, or the query failed; 3 usage error.\n",
 			progname, progname);
@@ -208,6 +306,7 @@ typedef struct Pending
 	char	   *id;
 	char	   *payload;
 	const char *file;			/* argv[i] or "stdin": lives as long as the run */
+	int			input;			/* which input, counting from 0 */
 	unsigned long line;
 } Pending;
 
@@ -219,20 +318,39 @@ typedef struct Batch
 } Batch;
 
 /*
+ * Which call a batch goes to: inbox.ingest_many (jsonb[]; the faster), or
+ * inbox.ingest_raw_many (text[]; a body jsonb cannot take is one rejected
+ * event rather than a failed batch).
+ */
+typedef enum RawMode
+{
+	RAW_NEVER,					/* --no-raw, or an extension without the raw batch */
+	RAW_FALLBACK,				/* the default: a batch that fails with a data
+								 * exception (class 22) goes again as raw bodies */
+	RAW_ALWAYS					/* --raw */
+} RawMode;
+
+/*
  * The run.  The main thread reads and checks lines and queues full batches;
  * each of --jobs threads owns one connection (a handle is used by one thread
  * at a time) and sends the batches it takes from the queue.  lock guards the
- * queue, the counts and the flags; output_lock (in message()) keeps lines of
- * stderr whole.
+ * queue, the counts, the flags and the resume point; output_lock (in
+ * message()) keeps lines of stderr whole.
  */
 typedef struct Ingest
 {
 	const char *source;
 	InboxJsonPath path;
+	RawMode		raw;			/* when batches go to inbox.ingest_raw_many */
 	int			batch_size;
 	int			jobs;
 	pginbox_conn **conns;
 	pthread_t  *threads;
+	int			threads_started;
+
+	const char *const *inputs;	/* the names, in order ("-" is stdin) */
+	int			n_inputs;
+	int		   *fds;			/* inputs kept open since they were checked, or -1 */
 
 	Batch	   *current;		/* being filled by the main thread */
 
@@ -244,6 +362,7 @@ typedef struct Ingest
 	int			queue_count;
 	bool		closing;		/* nothing more will be queued */
 	bool		stopped;		/* a batch failed: the run ends */
+	bool		abandon;		/* interrupted: send nothing more from the queue */
 	FILE	   *answers;		/* --answers, or NULL */
 
 	unsigned long lines;
@@ -252,10 +371,219 @@ typedef struct Ingest
 	unsigned long malformed;
 	unsigned long no_id;
 
+	/* where reading got to: the next line to read, in input read_input */
+	int			read_input;
+	unsigned long read_line;
+	/* the first line read but not answered (in reading order), if any */
+	bool		have_unanswered;
+	int			unanswered_input;
+	unsigned long unanswered_line;
+
 	double		started;
 	double		last_progress;
 	bool		progress;
 } Ingest;
+
+/* ---------------------------------------------------------------- signals */
+
+/*
+ * SIGINT and SIGTERM: the handler only records the signal and writes a byte
+ * to a pipe (both async-signal-safe); the reading loop polls the pipe with
+ * its input, and the other waits look at the flag.  SA_RESETHAND: a second
+ * signal ends the process at once.
+ */
+static volatile sig_atomic_t got_signal = 0;
+static int	signal_pipe[2] = {-1, -1};
+
+static void
+on_signal(int signo)
+{
+	int			save_errno = errno;
+	ssize_t		rc;
+
+	got_signal = signo;
+	rc = write(signal_pipe[1], "", 1);
+	(void) rc;
+	errno = save_errno;
+}
+
+static bool
+install_signal_handlers(void)
+{
+	struct sigaction sa;
+
+	if (pipe(signal_pipe) != 0)
+		return false;
+	for (int i = 0; i < 2; i++)
+	{
+		int			fl = fcntl(signal_pipe[i], F_GETFL);
+
+		if (fl < 0 || fcntl(signal_pipe[i], F_SETFL, fl | O_NONBLOCK) != 0 ||
+			fcntl(signal_pipe[i], F_SETFD, FD_CLOEXEC) != 0)
+			return false;
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = SA_RESETHAND | SA_RESTART;
+	for (int i = 0; i < 2; i++)
+	{
+		int			signo = i == 0 ? SIGINT : SIGTERM;
+		struct sigaction old;
+
+		/* a signal ignored from the start stays ignored (a job run with & or nohup) */
+		if (sigaction(signo, NULL, &old) != 0)
+			return false;
+		if (old.sa_handler != SIG_IGN && sigaction(signo, &sa, NULL) != 0)
+			return false;
+	}
+	return true;
+}
+
+static void
+remove_signal_handlers(void)
+{
+	struct sigaction sa;
+
+	for (int i = 0; i < 2; i++)
+	{
+		int			signo = i == 0 ? SIGINT : SIGTERM;
+
+		/* ours (not yet reset by a signal) back to the default; an ignored one stays */
+		if (sigaction(signo, NULL, &sa) == 0 && sa.sa_handler == on_signal)
+		{
+			sa.sa_handler = SIG_DFL;
+			sigaction(signo, &sa, NULL);
+		}
+	}
+	for (int i = 0; i < 2; i++)
+	{
+		if (signal_pipe[i] >= 0)
+			close(signal_pipe[i]);
+		signal_pipe[i] = -1;
+	}
+}
+
+static const char *
+signal_name(int signo)
+{
+	return signo == SIGINT ? "SIGINT" : signo == SIGTERM ? "SIGTERM" : "a signal";
+}
+
+/* ---------------------------------------------------------------- reading */
+
+/*
+ * An input read through its file descriptor, so that waiting for more of it
+ * can also wait for a signal (the reading loop polls both).
+ */
+typedef struct Input
+{
+	int			fd;
+	char	   *buf;
+	size_t		cap;
+	size_t		start;			/* the next line begins here */
+	size_t		end;			/* bytes read end here */
+	bool		eof;
+} Input;
+
+typedef enum ReadResult
+{
+	READ_LINE,
+	READ_EOF,
+	READ_ERROR,					/* errno is set */
+	READ_INTERRUPTED
+} ReadResult;
+
+/*
+ * The next line, without its newline, NUL-terminated in the input's buffer
+ * (valid until the next call); *len counts its bytes.
+ */
+static ReadResult
+read_line(Input *f, char **line, size_t *len)
+{
+	for (;;)
+	{
+		char	   *nl = f->end > f->start ? memchr(f->buf + f->start, '\n', f->end - f->start) : NULL;
+		struct pollfd pfd[2];
+		ssize_t		got;
+
+		if (nl || (f->eof && f->end > f->start))
+		{
+			size_t		n = nl ? (size_t) (nl - (f->buf + f->start)) : f->end - f->start;
+
+			*line = f->buf + f->start;
+			*len = n;
+			f->start += n + (nl ? 1 : 0);
+			if (nl)
+				*nl = '\0';
+			else
+			{
+				/* the last line has no newline: make room for the NUL */
+				if (f->end == f->cap)
+				{
+					char	   *b = realloc(f->buf, f->cap + 1);
+
+					if (b == NULL)
+						return READ_ERROR;
+					f->buf = b;
+					f->cap++;
+					*line = f->buf + f->start - n;
+				}
+				f->buf[f->end] = '\0';
+			}
+			return READ_LINE;
+		}
+		if (f->eof)
+			return READ_EOF;
+		if (got_signal)
+			return READ_INTERRUPTED;
+		/* keep the partial line, at the start of a buffer with room after it */
+		if (f->start > 0)
+		{
+			memmove(f->buf, f->buf + f->start, f->end - f->start);
+			f->end -= f->start;
+			f->start = 0;
+		}
+		if (f->end == f->cap)
+		{
+			size_t		cap = f->cap ? f->cap * 2 : 65536;
+			char	   *b = realloc(f->buf, cap);
+
+			if (b == NULL)
+			{
+				errno = ENOMEM;
+				return READ_ERROR;
+			}
+			f->buf = b;
+			f->cap = cap;
+		}
+		pfd[0].fd = f->fd;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = signal_pipe[0];
+		pfd[1].events = POLLIN;
+		pfd[0].revents = pfd[1].revents = 0;
+		if (poll(pfd, 2, -1) < 0)
+		{
+			if (errno == EINTR)
+				continue;
+			return READ_ERROR;
+		}
+		if (got_signal)
+			return READ_INTERRUPTED;
+		got = read(f->fd, f->buf + f->end, f->cap - f->end);
+		if (got < 0)
+		{
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			return READ_ERROR;
+		}
+		if (got == 0)
+			f->eof = true;
+		f->end += (size_t) got;
+	}
+}
+
+/* ---------------------------------------------------------------- progress and summary */
 
 static void
 show_progress(Ingest *in, bool force)
@@ -282,23 +610,63 @@ show_progress(Ingest *in, bool force)
 	pthread_mutex_unlock(&output_lock);
 }
 
+static const char *
+input_name(const Ingest *in, int i)
+{
+	return strcmp(in->inputs[i], "-") == 0 ? "stdin" : in->inputs[i];
+}
+
+/*
+ * The summary.  A run that stopped before its end (an error, a signal) also
+ * says where to resume: the first line that was read but not answered, or
+ * else where reading stopped.  Every line before it was answered by the
+ * server or reported (malformed, no id); from it on, nothing is known.
+ */
 static void
-print_summary(const Ingest *in)
+print_summary(const Ingest *in, bool complete, int signo)
 {
 	double		elapsed = now_seconds() - in->started;
 	unsigned long events = in->counts[0] + in->counts[1] + in->counts[2] + in->counts[3];
 
+	pthread_mutex_lock(&output_lock);
 	clear_progress();
-	printf("source \"%s\": %lu line%s read from %lu input%s in %.1f s (%.0f events/s)\n",
+	pthread_mutex_unlock(&output_lock);
+	printf("source \"%s\": %lu line%s read from %lu input%s in %.1f s (%.0f events/s)%s%s\n",
 		   in->source, in->lines, in->lines == 1 ? "" : "s", in->files, in->files == 1 ? "" : "s",
-		   elapsed, elapsed > 0 ? events / elapsed : 0.0);
+		   elapsed, elapsed > 0 ? events / elapsed : 0.0,
+		   signo ? ", interrupted by " : "", signo ? signal_name(signo) : "");
 	printf("  inserted   %10lu  new events, stored\n", in->counts[PGINBOX_INSERTED]);
 	printf("  duplicate  %10lu  stored before with the same content\n", in->counts[PGINBOX_DUPLICATE]);
 	printf("  conflict   %10lu  stored before with other content (kept as it was)\n", in->counts[PGINBOX_CONFLICT]);
 	printf("  rejected   %10lu  refused by the server, nothing stored\n", in->counts[PGINBOX_REJECTED]);
 	printf("  malformed  %10lu  not valid JSON, not sent\n", in->malformed);
 	printf("  no id      %10lu  no usable event id, not sent\n", in->no_id);
+	if (!complete)
+	{
+		int			input = in->have_unanswered ? in->unanswered_input : in->read_input;
+		unsigned long line = in->have_unanswered ? in->unanswered_line : in->read_line;
+
+		if (input < in->n_inputs)
+			printf("resume from line %lu of %s%s: every line before it was answered or reported\n",
+				   line, input_name(in, input),
+				   input + 1 < in->n_inputs ? ", then the inputs after it" : "");
+		else
+			printf("resume: nothing; every line was answered or reported\n");
+	}
 	fflush(stdout);
+}
+
+/* Lines of p's batch and after it are not known to be stored (lock held, or one thread). */
+static void
+note_unanswered(Ingest *in, const Pending *p)
+{
+	if (!in->have_unanswered || p->input < in->unanswered_input ||
+		(p->input == in->unanswered_input && p->line < in->unanswered_line))
+	{
+		in->have_unanswered = true;
+		in->unanswered_input = p->input;
+		in->unanswered_line = p->line;
+	}
 }
 
 static void
@@ -340,18 +708,54 @@ put_field(FILE *f, const char *s)
 	}
 }
 
-/* Send one batch on conn and count its answers; false when it failed. */
-static bool
-send_batch(Ingest *in, pginbox_conn *conn, Batch *b, pginbox_event *events)
+/* inbox.ingest_raw_many for a batch; raw has room for it */
+static int
+send_raw(Ingest *in, pginbox_conn *conn, Batch *b, pginbox_raw_event *raw, pginbox_batch **answers)
 {
-	pginbox_batch *answers;
-
 	for (int i = 0; i < b->n; i++)
 	{
-		events[i].event_id = b->items[i].id;
-		events[i].payload = b->items[i].payload;
+		raw[i].event_id = b->items[i].id;
+		raw[i].body = b->items[i].payload;
+		raw[i].headers = NULL;
 	}
-	if (pginbox_ingest_batch(conn, in->source, events, (size_t) b->n, &answers) != 0)
+	return pginbox_ingest_raw_batch(conn, in->source, raw, (size_t) b->n, answers);
+}
+
+/*
+ * Send one batch on conn and count its answers; false when it failed.
+ * events has room for a batch of pginbox_raw_event (the larger of the two
+ * kinds).
+ */
+static bool
+send_batch(Ingest *in, pginbox_conn *conn, Batch *b, void *events)
+{
+	pginbox_batch *answers;
+	int			rc;
+
+	if (in->raw == RAW_ALWAYS)
+		rc = send_raw(in, conn, b, events, &answers);
+	else
+	{
+		pginbox_event *ev = events;
+
+		for (int i = 0; i < b->n; i++)
+		{
+			ev[i].event_id = b->items[i].id;
+			ev[i].payload = b->items[i].payload;
+		}
+		rc = pginbox_ingest_batch(conn, in->source, ev, (size_t) b->n, &answers);
+
+		/*
+		 * A body the command's check passed but jsonb refused (a number
+		 * beyond numeric's range) failed the whole batch, which stored
+		 * nothing: the batch goes again as raw bodies, where that line is
+		 * one rejected event.
+		 */
+		if (rc != 0 && in->raw == RAW_FALLBACK && pginbox_errkind(conn) == PGINBOX_ERR_SERVER &&
+			strncmp(pginbox_sqlstate(conn), "22", 2) == 0)
+			rc = send_raw(in, conn, b, events, &answers);
+	}
+	if (rc != 0)
 	{
 		pthread_mutex_lock(&in->lock);
 		/* the first failure is reported; the others are its echoes */
@@ -361,6 +765,7 @@ send_batch(Ingest *in, pginbox_conn *conn, Batch *b, pginbox_event *events)
 			message("detail", "The batch of lines %s:%lu to %s:%lu was not stored; the summary counts the batches that were.",
 					b->items[0].file, b->items[0].line, b->items[b->n - 1].file, b->items[b->n - 1].line);
 		}
+		note_unanswered(in, &b->items[0]);
 		in->stopped = true;
 		pthread_cond_broadcast(&in->changed);
 		pthread_mutex_unlock(&in->lock);
@@ -374,8 +779,8 @@ send_batch(Ingest *in, pginbox_conn *conn, Batch *b, pginbox_event *events)
 
 		in->counts[r->status]++;
 		if (r->status == PGINBOX_REJECTED || r->status == PGINBOX_CONFLICT)
-			message("warning", "%s:%lu: %s: %s", p->file, p->line,
-					pginbox_status_name(r->status), r->detail ? r->detail : "");
+			line_warning("%s:%lu: %s: %s", p->file, p->line,
+						 pginbox_status_name(r->status), r->detail ? r->detail : "");
 		if (in->answers)
 		{
 			fprintf(in->answers, "%lu\t", p->line);
@@ -401,22 +806,26 @@ typedef struct Worker
 	pginbox_conn *conn;
 } Worker;
 
-/* A sending thread: takes batches from the queue until it is closed and empty. */
+/*
+ * A sending thread: takes batches from the queue until it is closed and
+ * empty, or the run stops or is interrupted (then the batch it is sending
+ * is finished, and no other is taken).
+ */
 static void *
 worker_main(void *arg)
 {
 	Worker	   *w = arg;
 	Ingest	   *in = w->in;
-	pginbox_event *events = calloc((size_t) in->batch_size, sizeof(pginbox_event));
+	void	   *events = calloc((size_t) in->batch_size, sizeof(pginbox_raw_event));
 
 	for (;;)
 	{
 		Batch	   *b = NULL;
 
 		pthread_mutex_lock(&in->lock);
-		while (in->queue_count == 0 && !in->closing && !in->stopped)
+		while (in->queue_count == 0 && !in->closing && !in->stopped && !in->abandon)
 			pthread_cond_wait(&in->changed, &in->lock);
-		if (in->queue_count > 0 && !in->stopped)
+		if (in->queue_count > 0 && !in->stopped && !in->abandon)
 		{
 			b = in->queue[in->queue_head];
 			in->queue_head = (in->queue_head + 1) % in->queue_size;
@@ -425,11 +834,12 @@ worker_main(void *arg)
 		}
 		pthread_mutex_unlock(&in->lock);
 		if (b == NULL)
-			break;				/* closed and empty, or stopped */
+			break;				/* closed and empty, stopped, or interrupted */
 		if (events == NULL)
 		{
 			message("error", "out of memory");
 			pthread_mutex_lock(&in->lock);
+			note_unanswered(in, &b->items[0]);
 			in->stopped = true;
 			pthread_cond_broadcast(&in->changed);
 			pthread_mutex_unlock(&in->lock);
@@ -443,7 +853,10 @@ worker_main(void *arg)
 	return NULL;
 }
 
-/* Queue the batch being filled (waiting for room); false when the run must stop. */
+/*
+ * Queue the batch being filled (waiting for room); false when the run must
+ * stop, or was interrupted (the batch then stays in in->current, unsent).
+ */
 static bool
 queue_current(Ingest *in)
 {
@@ -452,44 +865,66 @@ queue_current(Ingest *in)
 	if (in->current == NULL || in->current->n == 0)
 		return true;
 	pthread_mutex_lock(&in->lock);
-	while (in->queue_count == in->queue_size && !in->stopped)
-		pthread_cond_wait(&in->changed, &in->lock);
-	ok = !in->stopped;
+	while (in->queue_count == in->queue_size && !in->stopped && !got_signal)
+	{
+		/* a signal handler cannot signal a condition variable: look now and then */
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 100 * 1000000;
+		if (ts.tv_nsec >= 1000000000)
+		{
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		(void) pthread_cond_timedwait(&in->changed, &in->lock, &ts);
+	}
+	ok = !in->stopped && !got_signal;
 	if (ok)
 	{
 		in->queue[(in->queue_head + in->queue_count) % in->queue_size] = in->current;
 		in->queue_count++;
+		in->current = NULL;
 		pthread_cond_broadcast(&in->changed);
 	}
 	pthread_mutex_unlock(&in->lock);
-	if (!ok)
-		free_batch(in->current);
-	in->current = NULL;
 	show_progress(in, false);
 	return ok;
 }
 
-/* Read one input to its end; false when the run must stop. */
+/* Read one input to its end; false when the run must stop or was interrupted. */
 static bool
-ingest_file(Ingest *in, FILE *f, const char *name)
+ingest_file(Ingest *in, int fd, int input)
 {
-	char	   *line = NULL;
-	size_t		cap = 0;
-	ssize_t		len;
+	Input		f;
+	char	   *line;
+	size_t		n;
 	unsigned long line_no = 0;
 	bool		ok = true;
+	const char *name = input_name(in, input);
+	ReadResult	rr = READ_EOF;
 
+	memset(&f, 0, sizeof(f));
+	f.fd = fd;
 	in->files++;
-	while ((len = getline(&line, &cap, f)) >= 0)
+	in->read_input = input;
+	in->read_line = 1;
+	while (!got_signal && (rr = read_line(&f, &line, &n)) == READ_LINE)
 	{
 		char		why[256];
 		char	   *id;
-		size_t		n = (size_t) len;
 		Pending    *p;
 
 		line_no++;
 		in->lines++;
-		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+		in->read_line = line_no + 1;
+		/* a UTF-8 byte order mark at the start of an input is not part of the JSON */
+		if (line_no == 1 && n >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0)
+		{
+			line += 3;
+			n -= 3;
+		}
+		while (n > 0 && line[n - 1] == '\r')
 			line[--n] = '\0';
 		if (strspn(line, " \t") == n)
 			continue;			/* blank lines separate nothing in NDJSON; skip them */
@@ -498,11 +933,11 @@ ingest_file(Ingest *in, FILE *f, const char *name)
 		{
 			case INBOX_JSON_MALFORMED:
 				in->malformed++;
-				message("warning", "%s:%lu: malformed: %s", name, line_no, why);
+				line_warning("%s:%lu: malformed: %s", name, line_no, why);
 				continue;
 			case INBOX_JSON_NO_ID:
 				in->no_id++;
-				message("warning", "%s:%lu: no event id: %s", name, line_no, why);
+				line_warning("%s:%lu: no event id: %s", name, line_no, why);
 				continue;
 			case INBOX_JSON_ID:
 				break;
@@ -523,6 +958,7 @@ ingest_file(Ingest *in, FILE *f, const char *name)
 		p->id = id;
 		p->payload = strndup(line, n);
 		p->file = name;
+		p->input = input;
 		p->line = line_no;
 		if (p->payload == NULL)
 		{
@@ -534,13 +970,138 @@ ingest_file(Ingest *in, FILE *f, const char *name)
 		if (++in->current->n == in->batch_size && !(ok = queue_current(in)))
 			break;
 	}
-	if (ok && ferror(f))
+	if (ok && !got_signal && rr == READ_ERROR)
 	{
 		message("error", "could not read \"%s\": %s", name, strerror(errno));
 		ok = false;
 	}
-	free(line);
-	return ok;
+	if (ok && !got_signal)
+	{
+		/* the whole input was read: a resumed run starts with the next one */
+		in->read_input = input + 1;
+		in->read_line = 1;
+	}
+	free(f.buf);
+	return ok && !got_signal;
+}
+
+/*
+ * Check that every input can be opened for reading, before connecting: a
+ * typo in a file name is a usage error, not a run that stops half way.  A
+ * regular file is closed again and opened when its turn comes (there may be
+ * more files than descriptors); anything else (a fifo, a /dev/fd/N of a
+ * pipe) stays open, since a second open would not find the same data.
+ */
+static bool
+check_inputs(Ingest *in)
+{
+	for (int i = 0; i < in->n_inputs; i++)
+	{
+		struct stat st;
+		int			fd;
+
+		in->fds[i] = -1;
+		if (strcmp(in->inputs[i], "-") == 0)
+			continue;
+		fd = open(in->inputs[i], O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+		{
+			message("error", "could not open \"%s\": %s", in->inputs[i], strerror(errno));
+			return false;
+		}
+		if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
+		{
+			message("error", "could not read \"%s\": it is a directory", in->inputs[i]);
+			close(fd);
+			return false;
+		}
+		if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode))
+			close(fd);
+		else
+			in->fds[i] = fd;
+	}
+	return true;
+}
+
+/* Close the inputs that check_inputs kept open and that were not read. */
+static void
+close_inputs(Ingest *in)
+{
+	for (int i = 0; in->fds && i < in->n_inputs; i++)
+	{
+		if (in->fds[i] >= 0)
+			close(in->fds[i]);
+		in->fds[i] = -1;
+	}
+	free(in->fds);
+	in->fds = NULL;
+}
+
+/* Open an output file named by an option (appended to); NULL, reported, when it cannot be. */
+static FILE *
+open_output(const char *option, const char *path)
+{
+	FILE	   *f = fopen(path, "a");
+
+	if (f == NULL)
+		message("error", "could not open \"%s\" (%s): %s", path, option, strerror(errno));
+	return f;
+}
+
+/*
+ * --raw, --no-raw, or else the default: inbox.ingest_many, and the raw
+ * batch for a batch that jsonb refused, where the extension has it (0.4.0
+ * and later).  false, reported, when --raw was asked for and the extension
+ * lacks it.
+ */
+static bool
+choose_call(Ingest *in, pginbox_conn *conn, int raw_choice)
+{
+	static const char *const params[1] = {"inbox.ingest_raw_many(text, text[], text[], jsonb[])"};
+	PGresult   *res;
+	bool		has_raw;
+
+	in->raw = RAW_NEVER;
+	if (raw_choice == 0)
+		return true;
+	if (pginbox_exec(conn, "SELECT pg_catalog.to_regprocedure($1) IS NOT NULL", 1, params, &res) != 0)
+	{
+		report_error(conn, "could not look for inbox.ingest_raw_many");
+		return false;
+	}
+	has_raw = PQntuples(res) == 1 && strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!has_raw && raw_choice == 1)
+	{
+		message("error", "--raw needs inbox.ingest_raw_many, which this database's pg_inbox does not have");
+		message("hint", "Run ALTER EXTENSION pg_inbox UPDATE, or leave out --raw.");
+		return false;
+	}
+	if (has_raw)
+		in->raw = raw_choice == 1 ? RAW_ALWAYS : RAW_FALLBACK;
+	return true;
+}
+
+/* Free what the run holds; the threads have been joined. */
+static void
+ingest_cleanup(Ingest *in, Worker *workers)
+{
+	close_inputs(in);
+	while (in->queue && in->queue_count > 0)
+	{
+		free_batch(in->queue[in->queue_head]);
+		in->queue_head = (in->queue_head + 1) % in->queue_size;
+		in->queue_count--;
+	}
+	free_batch(in->current);
+	in->current = NULL;
+	for (int i = 0; in->conns && i < in->jobs; i++)
+		pginbox_free(in->conns[i]);
+	InboxJsonPathFree(&in->path);
+	free(in->conns);
+	free(in->threads);
+	free(workers);
+	free(in->queue);
 }
 
 static int
@@ -553,27 +1114,39 @@ cmd_ingest(int argc, char **argv)
 		{"jobs", required_argument, NULL, 'j'},
 		{"dbname", required_argument, NULL, 'd'},
 		{"answers", required_argument, NULL, 'A'},
+		{"warnings", required_argument, NULL, 'W'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"raw", no_argument, NULL, 'R'},
+		{"no-raw", no_argument, NULL, 'N'},
 		{"help", no_argument, NULL, 'H'},
 		{NULL, 0, NULL, 0}
 	};
+	static const char *const stdin_only[] = {"-"};
 	Ingest		in;
 	const char *answers = NULL;
-	Worker	   *workers;
+	const char *warnings = NULL;
+	Worker	   *workers = NULL;
 	const char *id_field = "id";
 	const char *conninfo = NULL;
 	bool		ok = true;
+	bool		complete;
+	int			signo;
 	int			c;
+	sigset_t	block;
+	sigset_t	old_mask;
+	int			raw_choice = -1;	/* --raw 1, --no-raw 0, neither -1 */
 
 	memset(&in, 0, sizeof(in));
 	in.batch_size = DEFAULT_BATCH;
 	in.jobs = 1;
+	in.read_line = 1;
 	opterr = 0;
 	if (argc > 1 && strcmp(argv[1], "-?") == 0)
 	{
 		usage_ingest(stdout);
 		return EXIT_ALL_INGESTED;
 	}
-	while ((c = getopt_long(argc, argv, "s:i:b:j:d:", long_options, NULL)) != -1)
+	while ((c = getopt_long(argc, argv, "s:i:b:j:d:q", long_options, NULL)) != -1)
 	{
 		char	   *end;
 		long		v;
@@ -614,6 +1187,18 @@ cmd_ingest(int argc, char **argv)
 			case 'A':
 				answers = optarg;
 				break;
+			case 'W':
+				warnings = optarg;
+				break;
+			case 'q':
+				quiet = true;
+				break;
+			case 'R':
+				raw_choice = 1;
+				break;
+			case 'N':
+				raw_choice = 0;
+				break;
 			case 'H':
 				usage_ingest(stdout);
 				return EXIT_ALL_INGESTED;
@@ -626,9 +1211,16 @@ cmd_ingest(int argc, char **argv)
 				return EXIT_USAGE;
 		}
 	}
-	if (in.source == NULL || *in.source == '\0')
+	/* everything that can be checked is checked before connecting */
+	if (in.source == NULL)
 	{
 		message("error", "--source is required");
+		try_help("ingest");
+		return EXIT_USAGE;
+	}
+	if (*in.source == '\0' || strlen(in.source) > MAX_SOURCE_BYTES)
+	{
+		message("error", "--source must be 1 to %d bytes long, not %zu", MAX_SOURCE_BYTES, strlen(in.source));
 		try_help("ingest");
 		return EXIT_USAGE;
 	}
@@ -638,120 +1230,165 @@ cmd_ingest(int argc, char **argv)
 		try_help("ingest");
 		return EXIT_USAGE;
 	}
-
-	if (answers)
+	if (optind < argc)
 	{
-		in.answers = fopen(answers, "a");
-		if (in.answers == NULL)
-		{
-			message("error", "could not open \"%s\": %s", answers, strerror(errno));
-			InboxJsonPathFree(&in.path);
-			return EXIT_STOPPED;
-		}
+		in.inputs = (const char *const *) argv + optind;
+		in.n_inputs = argc - optind;
+	}
+	else
+	{
+		in.inputs = stdin_only;
+		in.n_inputs = 1;
+	}
+	in.fds = malloc(sizeof(int) * (size_t) in.n_inputs);
+	if (in.fds == NULL)
+	{
+		message("error", "out of memory");
+		InboxJsonPathFree(&in.path);
+		return EXIT_STOPPED;
+	}
+	if (!check_inputs(&in))
+	{
+		close_inputs(&in);
+		InboxJsonPathFree(&in.path);
+		return EXIT_USAGE;
+	}
+	if (answers && (in.answers = open_output("--answers", answers)) == NULL)
+	{
+		close_inputs(&in);
+		InboxJsonPathFree(&in.path);
+		return EXIT_USAGE;
+	}
+	if (warnings && (warnings_file = open_output("--warnings", warnings)) == NULL)
+	{
+		if (in.answers)
+			fclose(in.answers);
+		close_inputs(&in);
+		InboxJsonPathFree(&in.path);
+		return EXIT_USAGE;
 	}
 
-	/* every connection first: one that cannot be made ends the run before it starts */
 	in.conns = calloc((size_t) in.jobs, sizeof(pginbox_conn *));
 	in.threads = calloc((size_t) in.jobs, sizeof(pthread_t));
 	workers = calloc((size_t) in.jobs, sizeof(Worker));
 	in.queue_size = 2 * in.jobs;
 	in.queue = calloc((size_t) in.queue_size, sizeof(Batch *));
-	if (in.conns == NULL || in.threads == NULL || workers == NULL || in.queue == NULL)
+	if (in.conns == NULL || in.threads == NULL || workers == NULL || in.queue == NULL ||
+		!install_signal_handlers())
 	{
-		message("error", "out of memory");
-		return EXIT_STOPPED;
+		message("error", "out of memory, or no pipe for signals: %s", strerror(errno));
+		ok = false;
 	}
-	for (int i = 0; i < in.jobs; i++)
+	/* every connection first: one that cannot be made ends the run before it starts */
+	for (int i = 0; ok && i < in.jobs; i++)
 	{
 		in.conns[i] = connect_to(conninfo);
-		if (in.conns[i] == NULL)
-		{
-			for (int k = 0; k < i; k++)
-				pginbox_free(in.conns[k]);
-			if (in.answers)
-				fclose(in.answers);
-			InboxJsonPathFree(&in.path);
-			free(in.conns);
-			free(in.threads);
-			free(workers);
-			free(in.queue);
-			return EXIT_STOPPED;
-		}
+		ok = in.conns[i] != NULL;
 	}
+	if (ok)
+		ok = choose_call(&in, in.conns[0], raw_choice);
+	if (!ok)
+	{
+		remove_signal_handlers();
+		ingest_cleanup(&in, workers);
+		if (in.answers)
+			fclose(in.answers);
+		if (warnings_file)
+			fclose(warnings_file);
+		return EXIT_STOPPED;
+	}
+
 	pthread_mutex_init(&in.lock, NULL);
 	pthread_cond_init(&in.changed, NULL);
-	in.progress = isatty(STDERR_FILENO);
+	in.progress = !quiet && isatty(STDERR_FILENO);
 	in.started = now_seconds();
+	/* the sending threads leave the signals to the reading one */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &block, &old_mask);
 	for (int i = 0; i < in.jobs; i++)
 	{
+		int			rc;
+
 		workers[i].in = &in;
 		workers[i].conn = in.conns[i];
-		if (pthread_create(&in.threads[i], NULL, worker_main, &workers[i]) != 0)
+		rc = pthread_create(&in.threads[i], NULL, worker_main, &workers[i]);
+		if (rc != 0)
 		{
-			message("error", "could not start a thread");
-			return EXIT_STOPPED;
-		}
-	}
-
-	if (optind >= argc)
-		ok = ingest_file(&in, stdin, "stdin");
-	for (int i = optind; ok && i < argc; i++)
-	{
-		FILE	   *f;
-
-		if (strcmp(argv[i], "-") == 0)
-		{
-			ok = ingest_file(&in, stdin, "stdin");
-			continue;
-		}
-		f = fopen(argv[i], "r");
-		if (f == NULL)
-		{
-			message("error", "could not open \"%s\": %s", argv[i], strerror(errno));
+			message("error", "could not start a thread: %s", strerror(rc));
 			ok = false;
 			break;
 		}
-		ok = ingest_file(&in, f, argv[i]);
-		fclose(f);
+		in.threads_started++;
+	}
+	pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
+
+	for (int i = 0; ok && i < in.n_inputs; i++)
+	{
+		int			fd;
+
+		if (strcmp(in.inputs[i], "-") == 0)
+		{
+			ok = ingest_file(&in, STDIN_FILENO, i);
+			continue;
+		}
+		fd = in.fds[i] >= 0 ? in.fds[i] : open(in.inputs[i], O_RDONLY | O_CLOEXEC);
+		in.fds[i] = -1;
+		if (fd < 0)
+		{
+			message("error", "could not open \"%s\": %s", in.inputs[i], strerror(errno));
+			in.read_input = i;
+			in.read_line = 1;
+			ok = false;
+			break;
+		}
+		ok = ingest_file(&in, fd, i);
+		close(fd);
 	}
 
-	/* the last batch, then let the threads finish what is queued */
+	/*
+	 * The last batch, then let the threads finish what is queued.  When the
+	 * run was interrupted, the threads finish the batches they are sending
+	 * and take no other.
+	 */
 	if (ok)
 		ok = queue_current(&in);
-	else
-		free_batch(in.current);
 	pthread_mutex_lock(&in.lock);
 	in.closing = true;
+	in.abandon = got_signal != 0;
 	pthread_cond_broadcast(&in.changed);
 	pthread_mutex_unlock(&in.lock);
-	for (int i = 0; i < in.jobs; i++)
+	for (int i = 0; i < in.threads_started; i++)
 		pthread_join(in.threads[i], NULL);
-	/* a batch that failed stopped the run; what it left queued was never sent */
-	ok = ok && !in.stopped;
-	while (in.queue_count > 0)
-	{
-		free_batch(in.queue[in.queue_head]);
-		in.queue_head = (in.queue_head + 1) % in.queue_size;
-		in.queue_count--;
-	}
+	signo = got_signal;
+	remove_signal_handlers();
+	/* what was read and not sent: the queue, and the batch being filled */
+	for (int k = 0; k < in.queue_count; k++)
+		note_unanswered(&in, &in.queue[(in.queue_head + k) % in.queue_size]->items[0]);
+	if (in.current && in.current->n > 0)
+		note_unanswered(&in, &in.current->items[0]);
+	complete = ok && !in.stopped && !signo;
 
 	show_progress(&in, true);
-	print_summary(&in);
-	for (int i = 0; i < in.jobs; i++)
-		pginbox_free(in.conns[i]);
+	print_summary(&in, complete, signo);
+	ingest_cleanup(&in, workers);
 	pthread_mutex_destroy(&in.lock);
 	pthread_cond_destroy(&in.changed);
-	InboxJsonPathFree(&in.path);
-	free(in.conns);
-	free(in.threads);
-	free(workers);
-	free(in.queue);
 	if (in.answers && fclose(in.answers) != 0)
 	{
 		message("error", "could not write the answers file: %s", strerror(errno));
-		ok = false;
+		complete = false;
 	}
-	if (!ok)
+	if (warnings_file && (fclose(warnings_file) != 0 || warnings_failed))
+	{
+		message("error", "could not write the warnings file: %s", strerror(errno));
+		complete = false;
+	}
+	warnings_file = NULL;
+	if (signo)
+		return EXIT_SIGNAL_BASE + signo;
+	if (!complete)
 		return EXIT_STOPPED;
 	return (in.malformed || in.no_id || in.counts[PGINBOX_REJECTED]) ? EXIT_SOME_BAD : EXIT_ALL_INGESTED;
 }

@@ -37,7 +37,7 @@ extern "C"
 #endif
 
 #define PGINBOX_VERSION_MAJOR 0
-#define PGINBOX_VERSION_MINOR 1
+#define PGINBOX_VERSION_MINOR 2
 #define PGINBOX_VERSION_PATCH 0
 /* 100 * 100 * major + 100 * minor + patch, as pginbox_version() returns it */
 #define PGINBOX_VERSION_NUM \
@@ -49,13 +49,43 @@ extern int	pginbox_version(void);
 typedef struct pginbox_conn pginbox_conn;
 
 /*
+ * A message the server sent that is not an error of a call: a NOTICE or
+ * WARNING raised by a statement, a WARNING at connection start, or the
+ * FATAL a backend sends when it is terminated while the connection is idle
+ * (the next call then reconnects).  libpq's own notices come the same way.
+ * The strings are valid during the callback only.
+ */
+typedef struct pginbox_notice
+{
+	const char *severity;		/* "NOTICE", "WARNING", "FATAL" ... never translated */
+	const char *sqlstate;		/* "" when there is none (libpq's own) */
+	const char *message;		/* the primary message, without a trailing newline */
+	const char *detail;			/* NULL when none */
+	const char *hint;			/* NULL when none */
+} pginbox_notice;
+
+/*
+ * Called with each notice, on the thread that made the call that received
+ * it, from inside that call: it must not call the library on the same
+ * handle.
+ */
+typedef void (*pginbox_notice_fn) (void *arg, const pginbox_notice *notice);
+
+/*
  * Connection and retry settings.  Fill with pginbox_options_init() first,
- * then change what you need; fields may be added at the end in later
- * versions.
+ * then change what you need.  Fields are added at the end in later versions:
+ * pginbox_options_init() and pginbox_connect() are macros that pass the
+ * size of the struct the caller was compiled with, so that a program built
+ * against an older header keeps working with a newer library.
  */
 typedef struct pginbox_options
 {
-	/* a libpq connection string or URI; NULL or "" uses the PG* variables */
+	/*
+	 * What psql's -d takes: a database name, a libpq connection string
+	 * ("host=db dbname=app") or a URI ("postgresql://db/app"); NULL or ""
+	 * uses the PG* variables.  A name alone is only the database: host, user
+	 * and the rest still come from the PG* variables.
+	 */
 	const char *conninfo;
 	/* first delay before a retry, in milliseconds (default 50) */
 	int			retry_initial_ms;
@@ -65,17 +95,43 @@ typedef struct pginbox_options
 	int			retry_total_ms;
 	/* attempts of a transaction runner callback, the first included (default 5) */
 	int			tx_max_attempts;
+
+	/* added in 0.2 */
+
+	/*
+	 * Where the server's notices and warnings go, on every connection the
+	 * handle makes (the first one and each reconnection), from the start of
+	 * the connection.  NULL (the default): they are dropped.  The library
+	 * never prints anything itself.
+	 */
+	pginbox_notice_fn notice_cb;
+	void	   *notice_arg;		/* passed to notice_cb */
 } pginbox_options;
 
-extern void pginbox_options_init(pginbox_options *options);
+extern void pginbox_options_init_sized(pginbox_options *options, size_t size);
+
+#define pginbox_options_init(options) \
+	pginbox_options_init_sized((options), sizeof(pginbox_options))
 
 /*
  * Connect.  Returns a handle even when the connection failed (check
  * pginbox_errkind(), which is then PGINBOX_ERR_CONNECTION; later calls try
  * again), and NULL only when out of memory.  options may be NULL (the
- * defaults).  The handle keeps a copy of the conninfo string.
+ * defaults).  The handle keeps a copy of the conninfo string.  A
+ * connect_timeout in the connection string bounds the wait for each host;
+ * when it runs out, the attempt ends (later calls try again).
  */
-extern pginbox_conn *pginbox_connect(const pginbox_options *options);
+extern pginbox_conn *pginbox_connect_sized(const pginbox_options *options, size_t size);
+
+#define pginbox_connect(options) \
+	pginbox_connect_sized((options), sizeof(pginbox_options))
+
+/*
+ * (pginbox_options_init and pginbox_connect are also functions, the entry
+ * points of programs built against 0.1: they know the fields of 0.1 only.)
+ */
+extern void (pginbox_options_init) (pginbox_options *options);
+extern pginbox_conn *(pginbox_connect) (const pginbox_options *options);
 
 /* Close the connection and free the handle and everything it owns. */
 extern void pginbox_free(pginbox_conn *conn);
@@ -179,6 +235,27 @@ extern int	pginbox_ingest_batch(pginbox_conn *conn, const char *source,
 								 const pginbox_event *events, size_t n,
 								 pginbox_batch **batch);
 extern void pginbox_batch_free(pginbox_batch *batch);
+
+typedef struct pginbox_raw_event
+{
+	const char *event_id;
+	const char *body;			/* the body as received; not valid JSON: that event is rejected */
+	const char *headers;		/* JSON text, or NULL */
+} pginbox_raw_event;
+
+/*
+ * Ingest n raw bodies of one source in one statement
+ * (inbox.ingest_raw_many, since 0.4.0 of the extension): like
+ * pginbox_ingest_batch, but a body that is not valid JSON, or that jsonb
+ * cannot hold (a number out of numeric's range, \u0000), is one rejected
+ * result and the rest of the batch is stored.  Headers, when given, must
+ * be valid JSON (one that is not fails the batch with 22P02); a body must
+ * not be NULL, and must be valid in the client encoding.  Retried across a
+ * lost connection, as pginbox_ingest_batch.  Added in 0.2.
+ */
+extern int	pginbox_ingest_raw_batch(pginbox_conn *conn, const char *source,
+									 const pginbox_raw_event *events, size_t n,
+									 pginbox_batch **batch);
 
 /* ---------------------------------------------------------------- upsert */
 

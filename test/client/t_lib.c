@@ -11,8 +11,10 @@
  */
 #define _POSIX_C_SOURCE 200809L
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <unistd.h>
 
 #include "tap.h"
@@ -52,6 +54,218 @@ test_version_and_connect(void)
 	   "failed connection: the message names the database");
 	ok(pginbox_pgconn(bad) == NULL, "failed connection: no PGconn");
 	pginbox_free(bad);
+}
+
+/* ---------------------------------------------------------------- connection strings */
+
+static void
+test_connect_forms(void)
+{
+	const char *forms[][2] = {
+		{"inbox_client_test", "a database name alone"},
+		{"dbname=inbox_client_test application_name=forms", "a key=value string"},
+		{"postgresql:///inbox_client_test?application_name=forms", "a URI"},
+	};
+
+	for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++)
+	{
+		pginbox_options o;
+		pginbox_conn *h;
+		char		name[160];
+		char		pid[16];
+		const char *params[1] = {pid};
+
+		pginbox_options_init(&o);
+		o.conninfo = forms[i][0];
+		h = pginbox_connect(&o);
+		snprintf(name, sizeof(name), "connect with %s", forms[i][1]);
+		ok(h != NULL && pginbox_errkind(h) == PGINBOX_OK, "%s", name);
+		if (h == NULL || pginbox_errkind(h) != PGINBOX_OK)
+		{
+			tap_diag("%s", h ? pginbox_errmsg(h) : "out of memory");
+			tap_skip(2, "not connected");
+			pginbox_free(h);
+			continue;
+		}
+		snprintf(name, sizeof(name), "%s: the database it names", forms[i][1]);
+		is_query(h, "SELECT current_database()", 0, NULL, "inbox_client_test", name);
+		/* the reconnect path reads the same string the same way */
+		snprintf(pid, sizeof(pid), "%d", PQbackendPID(pginbox_pgconn(h)));
+		PQclear(must_exec(admin, "SELECT pg_terminate_backend($1::integer, 5000)", 1, params));
+		snprintf(name, sizeof(name), "%s: the same database after a reconnection", forms[i][1]);
+		is_query(h, "SELECT current_database()", 0, NULL, "inbox_client_test", name);
+		pginbox_free(h);
+	}
+}
+
+/* ---------------------------------------------------------------- notices */
+
+typedef struct Notices
+{
+	int			n;
+	char		log[4096];		/* "SEVERITY SQLSTATE message|detail|hint\n" each */
+} Notices;
+
+static void
+collect_notice(void *arg, const pginbox_notice *notice)
+{
+	Notices    *ns = arg;
+	size_t		len = strlen(ns->log);
+
+	ns->n++;
+	snprintf(ns->log + len, sizeof(ns->log) - len, "%s %s %s|%s|%s\n", notice->severity,
+			 notice->sqlstate, notice->message, notice->detail ? notice->detail : "",
+			 notice->hint ? notice->hint : "");
+}
+
+static void
+not_to_be_called(void *arg, const pginbox_notice *notice)
+{
+	(void) notice;
+	(*(int *) arg)++;
+}
+
+/* stderr into a file, and back: what the library printed in between */
+static int	saved_stderr = -1;
+static FILE *captured;
+
+static void
+capture_stderr(void)
+{
+	fflush(stderr);
+	captured = tmpfile();
+	saved_stderr = dup(STDERR_FILENO);
+	if (captured == NULL || saved_stderr < 0)
+		tap_bail("cannot capture stderr");
+	dup2(fileno(captured), STDERR_FILENO);
+}
+
+static char *
+release_stderr(void)
+{
+	char	   *text = calloc(1, 4096);
+	size_t		n;
+
+	fflush(stderr);
+	dup2(saved_stderr, STDERR_FILENO);
+	close(saved_stderr);
+	rewind(captured);
+	n = fread(text, 1, 4095, captured);
+	text[n] = '\0';
+	fclose(captured);
+	return text;
+}
+
+#define RAISE_SQL "DO $$BEGIN RAISE NOTICE 'hello %', 1; " \
+	"RAISE WARNING 'careful' USING DETAIL = 'A detail.', HINT = 'A hint.'; END$$"
+
+/* notices and a termination on a handle: what reaches the callback (if any) */
+static void
+provoke_notices(pginbox_conn *h)
+{
+	char		pid[16];
+	const char *params[1] = {pid};
+	PGresult   *res = NULL;
+
+	PQclear(must_exec(h, RAISE_SQL, 0, NULL));
+	/* terminated while idle: the FATAL comes in when the next call looks */
+	snprintf(pid, sizeof(pid), "%d", PQbackendPID(pginbox_pgconn(h)));
+	PQclear(must_exec(admin, "SELECT pg_terminate_backend($1::integer, 5000)", 1, params));
+	if (pginbox_exec(h, "SELECT 1", 0, NULL, &res) != 0)
+		tap_diag("a statement after the termination failed: %s", pginbox_errmsg(h));
+	PQclear(res);
+	/* and on the new connection */
+	PQclear(must_exec(h, "DO $$BEGIN RAISE NOTICE 'again'; END$$", 0, NULL));
+}
+
+static void
+test_notices(void)
+{
+	pginbox_options o;
+	pginbox_conn *h;
+	Notices		ns;
+	char	   *err;
+	int			calls = 0;
+
+	memset(&ns, 0, sizeof(ns));
+	pginbox_options_init(&o);
+	ok(o.notice_cb == NULL && o.notice_arg == NULL, "options: no notice callback by default");
+	o.conninfo = DB;
+	o.notice_cb = collect_notice;
+	o.notice_arg = &ns;
+	capture_stderr();
+	h = pginbox_connect(&o);
+	if (h == NULL || pginbox_errkind(h) != PGINBOX_OK)
+		tap_bail("cannot connect");
+	provoke_notices(h);
+	err = release_stderr();
+	is_str(err, "", "notices with a callback: nothing printed to stderr");
+	free(err);
+	tap_diag("notices received:\n%s", ns.log);
+	is_int(ns.n, 4, "notices: the callback got four (NOTICE, WARNING, FATAL, NOTICE)");
+	ok(strstr(ns.log, "NOTICE 00000 hello 1||\n") != NULL, "notices: a NOTICE, its SQLSTATE and message");
+	ok(strstr(ns.log, "WARNING 01000 careful|A detail.|A hint.\n") != NULL,
+	   "notices: a WARNING with its detail and hint");
+	ok(strstr(ns.log, "FATAL 57P01 terminating connection due to administrator command||\n") != NULL,
+	   "notices: the FATAL of a backend terminated while idle");
+	ok(strstr(ns.log, "NOTICE 00000 again||\n") != NULL,
+	   "notices: the connection made again has the callback too");
+	pginbox_free(h);
+
+	/* no callback: the same, and nothing anywhere */
+	capture_stderr();
+	h = connect_to(DB);
+	provoke_notices(h);
+	err = release_stderr();
+	is_str(err, "", "notices without a callback: nothing printed to stderr");
+	free(err);
+	pginbox_free(h);
+
+	/*
+	 * A WARNING while the connection is being made (a database setting that
+	 * no longer applies): the callback gets it too, as every reconnection's.
+	 */
+	{
+		pginbox_conn *pg = connect_to("dbname=postgres options='-c client_min_messages=warning'");
+
+		PQclear(must_exec(pg, "DROP DATABASE IF EXISTS inbox_client_warn", 0, NULL));
+		PQclear(must_exec(pg, "CREATE DATABASE inbox_client_warn", 0, NULL));
+		PQclear(must_exec(pg, "ALTER DATABASE inbox_client_warn SET default_tablespace = 'no_such_tablespace'", 0, NULL));
+		pginbox_free(pg);
+	}
+	memset(&ns, 0, sizeof(ns));
+	pginbox_options_init(&o);
+	o.conninfo = "inbox_client_warn";
+	o.notice_cb = collect_notice;
+	o.notice_arg = &ns;
+	capture_stderr();
+	h = pginbox_connect(&o);
+	err = release_stderr();
+	ok(h != NULL && pginbox_errkind(h) == PGINBOX_OK, "a database whose setting warns at connection start: connected");
+	is_str(err, "", "a WARNING at connection start: nothing printed to stderr");
+	free(err);
+	ok(ns.n == 1 && strncmp(ns.log, "WARNING 22023 invalid value for parameter \"default_tablespace\"", 62) == 0,
+	   "a WARNING at connection start: the callback got it");
+	tap_diag("%s", ns.log);
+	pginbox_free(h);
+
+	/*
+	 * A program built against 0.1 knows a smaller struct: the unsized entry
+	 * points write and read none of what follows it.
+	 */
+	memset(&o, 0xAA, sizeof(o));
+	(pginbox_options_init) (&o);
+	ok(o.retry_total_ms == 30000 && ((unsigned char *) &o)[offsetof(pginbox_options, notice_cb)] == 0xAA,
+	   "0.1's pginbox_options_init: the defaults, and nothing past 0.1's fields");
+	o.conninfo = DB;
+	o.notice_cb = not_to_be_called;
+	o.notice_arg = &calls;
+	h = (pginbox_connect) (&o);
+	ok(h != NULL && pginbox_errkind(h) == PGINBOX_OK, "0.1's pginbox_connect connects");
+	if (h)
+		PQclear(must_exec(h, RAISE_SQL, 0, NULL));
+	is_int(calls, 0, "0.1's pginbox_connect: reads nothing past 0.1's fields");
+	pginbox_free(h);
 }
 
 static void
@@ -135,6 +349,57 @@ test_batch(pginbox_conn *h)
 	check_healthy(h, 0, "a failed batch");
 	is_int(query_int(admin, "SELECT count(*) FROM inbox.events WHERE event_id = 'd-9'", 0, NULL), 0,
 		   "a failed batch stores nothing");
+}
+
+static void
+test_raw_batch(pginbox_conn *h)
+{
+	pginbox_raw_event events[] = {
+		{"raw-1", "{\"action\": \"opened\"}", NULL},
+		{"raw-2", "{not json", NULL},
+		{"raw-1", "{\"action\":\"opened\"}", NULL},
+		{"raw-3", "{\"n\": 1e1000000}", NULL},
+		{"raw-4", "[1, \"two\"]", "{\"x-signature\": \"abc\"}"},
+		{"raw-1", "{\"action\": \"closed\"}", NULL},
+		{"", "{}", NULL},
+	};
+	const char *want[] = {"inserted", "rejected", "duplicate", "rejected", "inserted", "conflict", "rejected"};
+	pginbox_batch *b = NULL;
+	pginbox_raw_event bad_headers[] = {{"raw-9", "{}", "{not json"}};
+	pginbox_raw_event null_body[] = {{"raw-9", NULL, NULL}};
+
+	ok(pginbox_ingest_raw_batch(h, "raw", events, 7, &b) == 0 && b != NULL,
+	   "raw batch of 7 with two bodies jsonb cannot take: succeeds");
+	if (b)
+	{
+		is_int(b->n, 7, "raw batch: one result per event");
+		for (int i = 0; i < 7 && (size_t) i < b->n; i++)
+			is_str(pginbox_status_name(b->results[i].status), want[i], "raw batch: result in order");
+		ok(b->results[1].detail && strstr(b->results[1].detail, "JSON") != NULL,
+		   "raw batch: the malformed body's detail says why");
+		ok(b->results[3].detail && strstr(b->results[3].detail, "numeric") != NULL,
+		   "raw batch: so does the number out of range");
+		is_int(b->results[2].id, b->results[0].id, "raw batch: a repeat has the first one's id");
+		is_int(b->results[1].id, 0, "raw batch: a rejected body has id 0");
+	}
+	pginbox_batch_free(b);
+	check_healthy(h, 0, "a raw batch");
+	is_query(admin, "SELECT string_agg(event_id || '=' || payload::text || coalesce(' ' || (headers->>'x-signature'), ''), ', ' ORDER BY event_id) "
+			 "FROM inbox.events WHERE source = 'raw'", 0, NULL,
+			 "raw-1={\"action\": \"opened\"}, raw-4=[1, \"two\"] abc",
+			 "raw batch: the good bodies and their headers are stored, the others not");
+
+	ok(pginbox_ingest_raw_batch(h, "raw", events, 0, &b) == 0 && b && b->n == 0, "an empty raw batch");
+	pginbox_batch_free(b);
+	b = NULL;
+	ok(pginbox_ingest_raw_batch(h, "raw", bad_headers, 1, &b) == -1 && b == NULL,
+	   "raw batch: headers that are not JSON fail the batch");
+	is_str(pginbox_sqlstate(h), "22P02", "raw batch with bad headers: SQLSTATE 22P02");
+	check_healthy(h, 0, "a raw batch with bad headers");
+	ok(pginbox_ingest_raw_batch(h, "raw", null_body, 1, &b) == -1 &&
+	   pginbox_errkind(h) == PGINBOX_ERR_USAGE, "raw batch: a NULL body is a usage error");
+	ok(pginbox_ingest_raw_batch(h, "raw", NULL, 1, &b) == -1 &&
+	   pginbox_errkind(h) == PGINBOX_ERR_USAGE, "raw batch: NULL events is a usage error");
 }
 
 static void
@@ -635,9 +900,12 @@ main(void)
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	test_setup();
 	test_version_and_connect();
+	test_connect_forms();
+	test_notices();
 	h = connect_to(DB);
 	test_ingest(h);
 	test_batch(h);
+	test_raw_batch(h);
 	test_lifecycle(h);
 	test_upsert(h);
 	test_exec_and_callers_transactions(h);

@@ -2,14 +2,16 @@
  * fuzz_ndjson.c
  *	  libFuzzer harness: the pg_inbox command's NDJSON line reader
  *	  (ingest_file in client/pg_inbox.c, included here for its static
- *	  functions) on an input of any bytes: getline, the CR/LF trimming, blank
- *	  lines, the checker, the batches.  No thread and no server: the batches
+ *	  functions) on an input of any bytes, read from a memfd: read_line, the
+ *	  CR/LF trimming, a byte order mark, blank lines, the checker, the
+ *	  batches.  No thread and no server: the batches
  *	  queued are taken off the queue and checked here.  The command's
  *	  messages go to /dev/null.
  */
 #define _GNU_SOURCE
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/mman.h>
 
 static FILE *fuzz_stderr;
 
@@ -24,8 +26,9 @@ int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+	static const char *const inputs[1] = {"fuzz"};
+	static int	fd = -1;
 	Ingest		in;
-	FILE	   *f;
 	unsigned long queued = 0;
 	unsigned long newlines = 0;
 
@@ -35,6 +38,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memset(&in, 0, sizeof(in));
 	in.source = "fuzz";
+	in.inputs = inputs;
+	in.n_inputs = 1;
 	in.batch_size = 3;
 	in.jobs = 0;
 	/* room for every batch the input can make: nothing waits */
@@ -44,12 +49,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	pthread_mutex_init(&in.lock, NULL);
 	pthread_cond_init(&in.changed, NULL);
-	f = fmemopen((void *) data, size, "r");
-	if (f == NULL)
+	if (fd < 0)
+		fd = memfd_create("fuzz_ndjson", MFD_CLOEXEC);
+	if (fd < 0 || ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t) size ||
+		lseek(fd, 0, SEEK_SET) != 0)
 		abort();
-	if (!ingest_file(&in, f, "fuzz") || !queue_current(&in))
+	if (!ingest_file(&in, fd, 0) || !queue_current(&in))
 		abort();
-	fclose(f);
 
 	for (size_t i = 0; i < size; i++)
 		newlines += data[i] == '\n';
