@@ -28,6 +28,8 @@ COMMENT ON FUNCTION inbox.ingest_raw_many(text, text[], text[], jsonb[]) IS
 	'inbox.ingest_raw for many events of one source; a malformed body rejects that element only; one result row per element, in order';
 
 REVOKE ALL ON FUNCTION inbox.ingest_raw_many(text, text[], text[], jsonb[]) FROM PUBLIC;
+
+/*
  * Upserts run the caller's triggers, defaults and CHECK constraints under
  * the caller's search_path, as the hand-written statement would: the
  * search_path is no longer pinned (CREATE OR REPLACE without SET clears
