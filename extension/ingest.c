@@ -69,14 +69,6 @@ static const char *const inbox_status_names[] = {
 	"inserted", "duplicate", "conflict", "rejected"
 };
 
-typedef struct InboxResult
-{
-	InboxStatus status;
-	int64		id;
-	TimestampTz received_at;
-	char	   *detail;			/* NULL or a sentence */
-} InboxResult;
-
 /*
  * State of one call: the relations, opened once, and what is known of the
  * source.  A batch shares it across its elements.
@@ -95,6 +87,7 @@ typedef struct InboxIngest
 	bool		store_checked;	/* has the way to insert been chosen? */
 	bool		store_direct;	/* insert with store.c, not with SQL */
 	InboxStore	store;
+	text	   *verified_key;	/* key id that verified the delivery, or NULL */
 } InboxIngest;
 
 /*
@@ -111,6 +104,20 @@ static SPIPlanPtr inbox_insert_plan = NULL;
 	" (id, source, event_id, payload_digest, received_at, available_at, headers, payload)" \
 	" OVERRIDING SYSTEM VALUE" \
 	" VALUES ($1, $2, $3, $4, $5, $5, $6, $7)" \
+	" ON CONFLICT DO NOTHING"
+
+/*
+ * The same for a verified delivery (inbox.ingest_verified, signature.c),
+ * which also stores the key id; a separate plan, so that the one above still
+ * works before ALTER EXTENSION UPDATE adds the column.
+ */
+static SPIPlanPtr inbox_insert_verified_plan = NULL;
+
+#define INSERT_VERIFIED_SQL \
+	"INSERT INTO inbox.events" \
+	" (id, source, event_id, payload_digest, received_at, available_at, headers, payload, verified_key)" \
+	" OVERRIDING SYSTEM VALUE" \
+	" VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8)" \
 	" ON CONFLICT DO NOTHING"
 
 static void
@@ -438,20 +445,20 @@ probe_key(InboxIngest *st, text *event_id, const uint8 *digest,
 	return found;
 }
 
-static void
-prepare_insert_plan(void)
+static SPIPlanPtr
+prepare_insert_plan(const char *sql, int nargs)
 {
-	Oid			argtypes[7] = {INT8OID, TEXTOID, TEXTOID, BYTEAOID,
-	TIMESTAMPTZOID, JSONBOID, JSONBOID};
+	Oid			argtypes[8] = {INT8OID, TEXTOID, TEXTOID, BYTEAOID,
+	TIMESTAMPTZOID, JSONBOID, JSONBOID, TEXTOID};
 	SPIPlanPtr	plan;
 
-	plan = SPI_prepare(INSERT_SQL, 7, argtypes);
+	plan = SPI_prepare(sql, nargs, argtypes);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
-			 INSERT_SQL, SPI_result_code_string(SPI_result));
+			 sql, SPI_result_code_string(SPI_result));
 	if (SPI_keepplan(plan) != 0)
 		elog(ERROR, "SPI_keepplan failed");
-	inbox_insert_plan = plan;
+	return plan;
 }
 
 /*
@@ -461,8 +468,9 @@ prepare_insert_plan(void)
 static bool
 insert_event_sql(InboxIngest *st, const InboxNewEvent *ev)
 {
-	Datum		values[7];
-	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	SPIPlanPtr	plan;
 	int			rc;
 	MemoryContext cxt = CurrentMemoryContext;
 
@@ -479,11 +487,17 @@ insert_event_sql(InboxIngest *st, const InboxNewEvent *ev)
 		st->spi_connected = true;
 		MemoryContextSwitchTo(cxt);
 	}
-	if (inbox_insert_plan == NULL)
+	if (ev->verified_key == NULL && inbox_insert_plan == NULL)
 	{
-		prepare_insert_plan();
+		inbox_insert_plan = prepare_insert_plan(INSERT_SQL, 7);
 		MemoryContextSwitchTo(cxt);
 	}
+	else if (ev->verified_key != NULL && inbox_insert_verified_plan == NULL)
+	{
+		inbox_insert_verified_plan = prepare_insert_plan(INSERT_VERIFIED_SQL, 8);
+		MemoryContextSwitchTo(cxt);
+	}
+	plan = ev->verified_key == NULL ? inbox_insert_plan : inbox_insert_verified_plan;
 
 	values[0] = Int64GetDatum(ev->id);
 	values[1] = PointerGetDatum(ev->source);
@@ -494,8 +508,9 @@ insert_event_sql(InboxIngest *st, const InboxNewEvent *ev)
 	if (ev->headers == NULL)
 		nulls[5] = 'n';
 	values[6] = PointerGetDatum(ev->payload);
+	values[7] = PointerGetDatum(ev->verified_key);
 
-	rc = SPI_execute_plan(inbox_insert_plan, values, nulls, false, 0);
+	rc = SPI_execute_plan(plan, values, nulls, false, 0);
 	MemoryContextSwitchTo(cxt);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
@@ -545,6 +560,7 @@ insert_event(InboxIngest *st, text *event_id, const uint8 *digest,
 	ev.event_id = event_id;
 	ev.headers = headers;
 	ev.payload = payload;
+	ev.verified_key = st->verified_key;
 
 	if (st->store_direct)
 		stored = InboxStoreInsert(&st->store, st->cat, &ev);
@@ -826,6 +842,39 @@ ingest_raw(PG_FUNCTION_ARGS)
 		ingest_one(&st, event_id, payload, body_size, headers, &res);
 
 	PG_RETURN_DATUM(ingest_finish(fcinfo, &st, &res));
+}
+
+/*
+ * One raw ingest for another file: inbox.ingest_verified (signature.c),
+ * once the delivery is verified.  As ingest_raw, with the answer in *res and
+ * counted; payload, when not NULL, is the body already parsed by the
+ * caller; verified_key is stored with a new event.
+ */
+void
+InboxIngestRaw(text *source, text *event_id, Datum body, bool body_isnull,
+			   Jsonb *payload, Jsonb *headers, text *verified_key,
+			   InboxResult *res)
+{
+	InboxIngest st;
+	char	   *problem = NULL;
+	Size		body_size = 0;
+
+	ingest_begin(&st, source);
+	st.verified_key = verified_key;
+
+	if (payload == NULL)
+		payload = raw_payload(&st, event_id, body, body_isnull, &body_size,
+							  &problem);
+	else
+		body_size = toast_raw_datum_size(body) - VARHDRSZ;
+
+	if (problem != NULL)
+		reject(res, problem);
+	else
+		ingest_one(&st, event_id, payload, body_size, headers, res);
+
+	InboxStatsCount(st.source, res->status);
+	ingest_end(&st);
 }
 
 /*
