@@ -72,14 +72,6 @@ static const char *const inbox_status_names[] = {
 	"inserted", "duplicate", "conflict", "rejected"
 };
 
-typedef struct InboxResult
-{
-	InboxStatus status;
-	int64		id;
-	TimestampTz received_at;
-	char	   *detail;			/* NULL or a sentence */
-} InboxResult;
-
 /*
  * State of one call: the relations, opened once, and what is known of the
  * source.  A batch shares it across its elements.
@@ -102,6 +94,7 @@ typedef struct InboxIngest
 	int64		drawn_id;		/* the id of the last insert that stored
 								 * nothing it could report, or 0 */
 	InboxStore	store;
+	text	   *verified_key;	/* key id that verified the delivery, or NULL */
 } InboxIngest;
 
 /*
@@ -128,6 +121,21 @@ static SPIPlanPtr inbox_insert_plain_plan = NULL;
 
 /* field4 of the advisory lock tags of keys (objsubid in pg_locks) */
 #define INBOX_KEY_LOCK_FIELD4	18754
+
+/*
+ * The same for a verified delivery (inbox.ingest_verified, signature.c),
+ * which also stores the key id; separate plans, so that the ones above still
+ * work before ALTER EXTENSION UPDATE adds the column.
+ */
+static SPIPlanPtr inbox_insert_verified_plan = NULL;
+static SPIPlanPtr inbox_insert_verified_plain_plan = NULL;
+
+#define INSERT_VERIFIED_PLAIN_SQL \
+	"INSERT INTO inbox.events" \
+	" (id, source, event_id, payload_digest, received_at, available_at, headers, payload, verified_key)" \
+	" OVERRIDING SYSTEM VALUE" \
+	" VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8)"
+#define INSERT_VERIFIED_SQL INSERT_VERIFIED_PLAIN_SQL " ON CONFLICT DO NOTHING"
 
 static void
 reject(InboxResult *res, char *detail)
@@ -481,15 +489,15 @@ probe_key(InboxIngest *st, text *event_id, const uint8 *digest,
 	return found;
 }
 
-static Oid	insert_argtypes[7] = {INT8OID, TEXTOID, TEXTOID, BYTEAOID,
-TIMESTAMPTZOID, JSONBOID, JSONBOID};
+static Oid	insert_argtypes[8] = {INT8OID, TEXTOID, TEXTOID, BYTEAOID,
+TIMESTAMPTZOID, JSONBOID, JSONBOID, TEXTOID};
 
 static SPIPlanPtr
-prepare_insert_plan(const char *sql)
+prepare_insert_plan(const char *sql, int nargs)
 {
 	SPIPlanPtr	plan;
 
-	plan = SPI_prepare(sql, 7, insert_argtypes);
+	plan = SPI_prepare(sql, nargs, insert_argtypes);
 	if (plan == NULL)
 		elog(ERROR, "SPI_prepare failed for \"%s\": %s",
 			 sql, SPI_result_code_string(SPI_result));
@@ -519,13 +527,26 @@ insert_rules(Relation rel)
 static bool
 insert_event_sql(InboxIngest *st, const InboxNewEvent *ev)
 {
-	Datum		values[7];
-	char		nulls[7] = {' ', ' ', ' ', ' ', ' ', ' ', ' '};
+	Datum		values[8];
+	char		nulls[8] = {' ', ' ', ' ', ' ', ' ', ' ', ' ', ' '};
 	int			rc;
 	MemoryContext cxt = CurrentMemoryContext;
-	SPIPlanPtr *plan = st->store_plain ? &inbox_insert_plain_plan : &inbox_insert_plan;
-	const char *sql = st->store_plain ? INSERT_PLAIN_SQL : INSERT_SQL;
+	bool		verified = ev->verified_key != NULL;
+	int			nargs = verified ? 8 : 7;
+	SPIPlanPtr *plan;
+	const char *sql;
 	bool		rules = insert_rules(st->events);
+
+	if (verified)
+	{
+		plan = st->store_plain ? &inbox_insert_verified_plain_plan : &inbox_insert_verified_plan;
+		sql = st->store_plain ? INSERT_VERIFIED_PLAIN_SQL : INSERT_VERIFIED_SQL;
+	}
+	else
+	{
+		plan = st->store_plain ? &inbox_insert_plain_plan : &inbox_insert_plan;
+		sql = st->store_plain ? INSERT_PLAIN_SQL : INSERT_SQL;
+	}
 
 	/*
 	 * SPI leaves CurrentMemoryContext at its own procedure context after
@@ -542,7 +563,7 @@ insert_event_sql(InboxIngest *st, const InboxNewEvent *ev)
 	}
 	if (*plan == NULL && !rules)
 	{
-		*plan = prepare_insert_plan(sql);
+		*plan = prepare_insert_plan(sql, nargs);
 		MemoryContextSwitchTo(cxt);
 	}
 
@@ -555,6 +576,7 @@ insert_event_sql(InboxIngest *st, const InboxNewEvent *ev)
 	if (ev->headers == NULL)
 		nulls[5] = 'n';
 	values[6] = PointerGetDatum(ev->payload);
+	values[7] = PointerGetDatum(ev->verified_key);
 
 	/*
 	 * A rule on inbox.events can rewrite the INSERT into other statements,
@@ -564,7 +586,7 @@ insert_event_sql(InboxIngest *st, const InboxNewEvent *ev)
 	 * never be invalidated when the rule goes.
 	 */
 	if (rules)
-		rc = SPI_execute_with_args(sql, 7, insert_argtypes,
+		rc = SPI_execute_with_args(sql, nargs, insert_argtypes,
 								   values, nulls, false, 0);
 	else
 		rc = SPI_execute_plan(*plan, values, nulls, false, 0);
@@ -649,6 +671,7 @@ insert_event(InboxIngest *st, text *event_id, const uint8 *digest,
 	ev.event_id = event_id;
 	ev.headers = headers;
 	ev.payload = payload;
+	ev.verified_key = st->verified_key;
 
 	if (st->store_direct)
 		stored = InboxStoreInsert(&st->store, st->cat, &ev);
@@ -966,6 +989,39 @@ ingest_raw(PG_FUNCTION_ARGS)
 		ingest_one(&st, event_id, payload, body_size, headers, &res);
 
 	PG_RETURN_DATUM(ingest_finish(fcinfo, &st, &res));
+}
+
+/*
+ * One raw ingest for another file: inbox.ingest_verified (signature.c),
+ * once the delivery is verified.  As ingest_raw, with the answer in *res and
+ * counted; payload, when not NULL, is the body already parsed by the
+ * caller; verified_key is stored with a new event.
+ */
+void
+InboxIngestRaw(text *source, text *event_id, Datum body, bool body_isnull,
+			   Jsonb *payload, Jsonb *headers, text *verified_key,
+			   InboxResult *res)
+{
+	InboxIngest st;
+	char	   *problem = NULL;
+	Size		body_size = 0;
+
+	ingest_begin(&st, source);
+	st.verified_key = verified_key;
+
+	if (payload == NULL)
+		payload = raw_payload(&st, event_id, body, body_isnull, &body_size,
+							  &problem);
+	else
+		body_size = toast_raw_datum_size(body) - VARHDRSZ;
+
+	if (problem != NULL)
+		reject(res, problem);
+	else
+		ingest_one(&st, event_id, payload, body_size, headers, res);
+
+	InboxStatsCount(st.source, res->status);
+	ingest_end(&st);
 }
 
 /*

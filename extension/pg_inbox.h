@@ -45,6 +45,15 @@ typedef enum InboxStatus
 
 #define INBOX_STATUSES		(INBOX_REJECTED + 1)
 
+/* the answer of an ingest for one event */
+typedef struct InboxResult
+{
+	InboxStatus status;
+	int64		id;
+	TimestampTz received_at;
+	char	   *detail;			/* NULL or a sentence */
+} InboxResult;
+
 /* the columns of inbox.events, as indexes into InboxCatalog.ev */
 typedef enum InboxEventColumn
 {
@@ -63,6 +72,7 @@ typedef enum InboxEventColumn
 	INBOX_COL_HEADERS,
 	INBOX_COL_PAYLOAD,
 	INBOX_COL_ERRORS,			/* added in 0.2.0 */
+	INBOX_COL_VERIFIED_KEY,		/* added in 0.4.0 */
 	INBOX_EVENT_COLUMNS
 } InboxEventColumn;
 
@@ -90,6 +100,9 @@ extern bool InboxCatalogIsValid(void);
 
 /* ingest.c: the cached result descriptor of a function with OUT parameters */
 extern TupleDesc InboxResultDesc(FunctionCallInfo fcinfo);
+extern void InboxIngestRaw(text *source, text *event_id, Datum body,
+						   bool body_isnull, Jsonb *payload, Jsonb *headers,
+						   text *verified_key, InboxResult *res);
 
 /* store.c: storing a new event directly */
 typedef struct InboxNewEvent
@@ -101,6 +114,7 @@ typedef struct InboxNewEvent
 	text	   *event_id;
 	Jsonb	   *headers;		/* or NULL */
 	Jsonb	   *payload;
+	text	   *verified_key;	/* or NULL */
 } InboxNewEvent;
 
 typedef struct InboxStore
@@ -131,5 +145,6 @@ extern const char *InboxJsonTypeName(Jsonb *jb);
 
 extern void InboxStatsInit(void);
 extern void InboxStatsCount(const text *source, InboxStatus status);
+extern void InboxStatsCountSignatureFailure(const text *source, bool declared);
 
 #endif							/* PG_INBOX_H */

@@ -53,6 +53,7 @@
 
 PG_FUNCTION_INFO_V1(ingest_counters);
 PG_FUNCTION_INFO_V1(reset_stats);
+PG_FUNCTION_INFO_V1(signature_counters);
 
 #define INBOX_STATS_NAME		"pg_inbox"
 #define INBOX_STATS_HASH_NAME	"pg_inbox statistics"
@@ -76,6 +77,7 @@ typedef struct InboxStatsEntry
 {
 	InboxStatsKey key;			/* must be first */
 	pg_atomic_uint64 counts[INBOX_STATUSES];	/* indexed by InboxStatus */
+	pg_atomic_uint64 signature_failures;	/* inbox.ingest_verified */
 	TimestampTz stats_reset;	/* database entry: last reset, or the start */
 } InboxStatsEntry;
 
@@ -220,6 +222,7 @@ stats_init_entry(InboxStatsEntry *entry)
 
 	for (i = 0; i < INBOX_STATUSES; i++)
 		pg_atomic_init_u64(&entry->counts[i], 0);
+	pg_atomic_init_u64(&entry->signature_failures, 0);
 	entry->stats_reset = inbox_stats->started;
 }
 
@@ -274,11 +277,12 @@ stats_enter(const InboxStatsKey *key)
 }
 
 /*
- * Count one answer of an ingest for source (NULL when it was unusable) in
- * the current database.  Shared memory only: no transaction id, no WAL.
+ * Find the entry that counts for source and bump one counter in it, with
+ * the lock held; enter the source if it has no entry and may have one.
  */
-void
-InboxStatsCount(const text *source, InboxStatus status)
+static void
+stats_count(const text *source, InboxStatus status, bool signature_failure,
+			bool may_enter)
 {
 	InboxStatsKey key;
 	InboxStatsEntry *entry;
@@ -301,13 +305,39 @@ InboxStatsCount(const text *source, InboxStatus status)
 		 */
 		LWLockRelease(inbox_stats->lock);
 		LWLockAcquire(inbox_stats->lock, LW_EXCLUSIVE);
-		if (status != INBOX_INSERTED)
+		if (!may_enter)
 			stats_key(&key, NULL);
 		entry = stats_enter(&key);
 	}
 	if (entry != NULL)
+	{
 		pg_atomic_fetch_add_u64(&entry->counts[status], 1);
+		if (signature_failure)
+			pg_atomic_fetch_add_u64(&entry->signature_failures, 1);
+	}
 	LWLockRelease(inbox_stats->lock);
+}
+
+/*
+ * Count one answer of an ingest for source (NULL when it was unusable) in
+ * the current database.  Shared memory only: no transaction id, no WAL.
+ */
+void
+InboxStatsCount(const text *source, InboxStatus status)
+{
+	stats_count(source, status, false, status == INBOX_INSERTED);
+}
+
+/*
+ * Count a delivery that inbox.ingest_verified rejected for its signature:
+ * one "rejected" answer and one signature failure.  A source
+ * declared in inbox.sources with a signature scheme may get an entry of its
+ * own this way: its name is the owner's choice, not the caller's.
+ */
+void
+InboxStatsCountSignatureFailure(const text *source, bool declared)
+{
+	stats_count(source, INBOX_REJECTED, true, declared);
 }
 
 static void
@@ -432,9 +462,54 @@ reset_stats(PG_FUNCTION_ARGS)
 		stats_init_entry(dbentry);
 	for (i = 0; i < INBOX_STATUSES; i++)
 		pg_atomic_write_u64(&dbentry->counts[i], 0);
+	pg_atomic_write_u64(&dbentry->signature_failures, 0);
 	dbentry->stats_reset = now;
 
 	LWLockRelease(inbox_stats->lock);
 
 	PG_RETURN_VOID();
+}
+
+/*
+ * inbox.signature_counters(): per source counted in the current database,
+ * the deliveries that inbox.ingest_verified rejected for their signature;
+ * the row with source NULL as in inbox.ingest_counters().  No rows without
+ * the library preloaded.
+ */
+Datum
+signature_counters(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	InboxStatsKey dbkey;
+	InboxStatsEntry *dbentry;
+	InboxStatsEntry *entry;
+	HASH_SEQ_STATUS hash_seq;
+	Datum		values[2];
+	bool		nulls[2] = {false, false};
+
+	InitMaterializedSRF(fcinfo, 0);
+
+	if (inbox_stats == NULL)
+		return (Datum) 0;
+
+	stats_database_key(&dbkey);
+
+	LWLockAcquire(inbox_stats->lock, LW_SHARED);
+	dbentry = hash_search(inbox_stats_hash, &dbkey, HASH_FIND, NULL);
+	hash_seq_init(&hash_seq, inbox_stats_hash);
+	while ((entry = hash_seq_search(&hash_seq)) != NULL)
+	{
+		if (entry->key.dbid != MyDatabaseId || entry == dbentry)
+			continue;
+		values[0] = CStringGetTextDatum(entry->key.source);
+		values[1] = Int64GetDatum((int64) pg_atomic_read_u64(&entry->signature_failures));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	nulls[0] = true;
+	values[1] = Int64GetDatum(dbentry == NULL ? 0 :
+							  (int64) pg_atomic_read_u64(&dbentry->signature_failures));
+	tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	LWLockRelease(inbox_stats->lock);
+
+	return (Datum) 0;
 }

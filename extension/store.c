@@ -89,6 +89,7 @@ static const InboxColumn inbox_columns[INBOX_EVENT_COLUMNS] = {
 	[INBOX_COL_HEADERS] = {"headers", JSONBOID, true, false, ""},
 	[INBOX_COL_PAYLOAD] = {"payload", JSONBOID, false, false, ""},
 	[INBOX_COL_ERRORS] = {"errors", JSONBOID, true, true, NULL},
+	[INBOX_COL_VERIFIED_KEY] = {"verified_key", TEXTOID, true, true, NULL},
 };
 
 const char *
@@ -388,6 +389,8 @@ InboxStoreInsert(InboxStore *store, const InboxCatalog *cat,
 	if (ev->headers != NULL)
 		SET_COLUMN(INBOX_COL_HEADERS, PointerGetDatum(ev->headers));
 	SET_COLUMN(INBOX_COL_PAYLOAD, PointerGetDatum(ev->payload));
+	if (ev->verified_key != NULL && cat->ev[INBOX_COL_VERIFIED_KEY] != InvalidAttrNumber)
+		SET_COLUMN(INBOX_COL_VERIFIED_KEY, PointerGetDatum(ev->verified_key));
 #undef SET_COLUMN
 
 	ExecStoreVirtualTuple(slot);

@@ -31,7 +31,7 @@ SELECT results_eq(
 	     AND attnum > 0 AND NOT attisdropped ORDER BY attnum$$,
 	ARRAY['id', 'received_at', 'payload_digest', 'source', 'event_id', 'state',
 		  'attempts', 'available_at', 'locked_by', 'locked_until',
-		  'processed_at', 'last_error', 'headers', 'payload', 'errors'],
+		  'processed_at', 'last_error', 'headers', 'payload', 'errors', 'verified_key'],
 	'inbox.events has exactly the documented columns, in order');
 
 SELECT col_type_is('inbox', 'events', 'id', 'bigint', 'events.id is bigint');
@@ -76,7 +76,8 @@ SELECT results_eq(
 	$$SELECT attname::text COLLATE "default" FROM pg_catalog.pg_attribute
 	   WHERE attrelid = pg_catalog.to_regclass('inbox.sources')
 	     AND attnum > 0 AND NOT attisdropped ORDER BY attnum$$,
-	ARRAY['source', 'max_payload_bytes', 'created_at', 'max_attempts'],
+	ARRAY['source', 'max_payload_bytes', 'created_at', 'max_attempts',
+		  'signature_scheme', 'signature_tolerance', 'event_id_path'],
 	'inbox.sources has exactly the documented columns, in order');
 SELECT col_type_is('inbox', 'sources', 'source', 'text', 'sources.source is text');
 SELECT col_type_is('inbox', 'sources', 'max_payload_bytes', 'integer', 'sources.max_payload_bytes is integer');
@@ -95,7 +96,8 @@ SELECT bag_eq(
 	   WHERE c.relnamespace = pg_catalog.to_regnamespace('inbox')
 	     AND c.relkind = 'r' AND a.attnum > 0 AND NOT a.attisdropped
 	     AND co.collname = 'C'$$,
-	ARRAY['events.source', 'events.event_id', 'events.state', 'sources.source'],
+	ARRAY['events.source', 'events.event_id', 'events.state', 'sources.source',
+		  'source_secrets.source', 'source_secrets.key_id'],
 	'source, event_id and state use collation "C"');
 
 -- keys and constraints; the C code finds the two indexes by these names
@@ -129,7 +131,8 @@ SELECT bag_eq(
 	$$SELECT conname::text COLLATE "default" FROM pg_catalog.pg_constraint
 	   WHERE conrelid = pg_catalog.to_regclass('inbox.sources') AND contype = 'c'$$,
 	ARRAY['sources_source_check', 'sources_max_payload_bytes_check',
-		  'sources_max_attempts_check'],
+		  'sources_max_attempts_check', 'sources_signature_scheme_check',
+		  'sources_signature_tolerance_check', 'sources_event_id_path_check'],
 	'inbox.sources has the documented CHECK constraints');
 
 -- ------------------------------------------------------------------
@@ -424,8 +427,8 @@ SELECT bag_eq(
 	$$SELECT c::pg_catalog.regclass::text
 	    FROM pg_catalog.pg_extension e, pg_catalog.unnest(e.extconfig) AS c
 	   WHERE e.extname = 'pg_inbox'$$,
-	ARRAY['inbox.events', 'inbox.sources', 'inbox.events_id_seq'],
-	'inbox.events, inbox.sources and inbox.events_id_seq are configuration tables (dumped by pg_dump)');
+	ARRAY['inbox.events', 'inbox.sources', 'inbox.events_id_seq', 'inbox.source_secrets'],
+	'inbox.events, inbox.sources, inbox.events_id_seq and inbox.source_secrets are configuration tables (dumped by pg_dump)');
 
 SELECT ok(
 	(SELECT v.superuser AND NOT v.trusted

@@ -52,7 +52,8 @@ SELECT bag_has(
 	$$SELECT pg_catalog.split_part(fn, '(', 1) FROM calls$$,
 	$$SELECT 'inbox.' || n FROM pg_catalog.unnest(ARRAY['ingest', 'ingest_raw', 'ingest_many', 'ingest_raw_many', 'claim',
 	    'complete', 'fail', 'extend_lease', 'retry_delay', 'replay', 'purge', 'ingest_counters',
-	    'reset_stats', 'upsert', 'upsert_many', 'attempt']) n$$,
+	    'reset_stats', 'upsert', 'upsert_many', 'attempt', 'ingest_verified', 'verify_signature',
+	    'verify_stripe_signature', 'verify_github_signature', 'signature_counters']) n$$,
 	'the list of calls has every function of the extension');
 SELECT bag_has(
 	$$SELECT rel || ' ' || what FROM touches$$,
@@ -60,7 +61,9 @@ SELECT bag_has(
 	         ('inbox.events DELETE'), ('inbox.events TRUNCATE'), ('inbox.sources SELECT'),
 	         ('inbox.sources INSERT'), ('inbox.sources UPDATE'), ('inbox.sources DELETE'),
 	         ('inbox.sources TRUNCATE'), ('inbox.stats SELECT'), ('inbox.events_id_seq nextval'),
-	         ('inbox.events_id_seq setval'), ('inbox.events_id_seq SELECT')$$,
+	         ('inbox.events_id_seq setval'), ('inbox.events_id_seq SELECT'),
+	         ('inbox.source_secrets SELECT'), ('inbox.source_secrets INSERT'),
+	         ('inbox.source_secrets UPDATE'), ('inbox.source_secrets DELETE')$$,
 	'the list of touches has the tables, the view and the sequence');
 
 -- something to find, so that a refusal is not just an empty table

@@ -129,7 +129,7 @@ SELECT inbox.reset_stats();
 \echo sqlstate :LAST_ERROR_SQLSTATE
 RESET ROLE;
 GRANT SELECT ON inbox.stats TO stats_monitor;
-GRANT EXECUTE ON FUNCTION inbox.ingest_counters() TO stats_monitor;
+GRANT EXECUTE ON FUNCTION inbox.ingest_counters(), inbox.signature_counters() TO stats_monitor;
 SET ROLE stats_monitor;
 -- the view runs with the caller's rights on inbox.events
 SELECT count(*) FROM inbox.stats;
@@ -143,7 +143,7 @@ SELECT payload FROM inbox.events LIMIT 1;
 RESET ROLE;
 REVOKE ALL ON inbox.events FROM stats_monitor;
 REVOKE ALL ON inbox.stats FROM stats_monitor;
-REVOKE ALL ON FUNCTION inbox.ingest_counters() FROM stats_monitor;
+REVOKE ALL ON FUNCTION inbox.ingest_counters(), inbox.signature_counters() FROM stats_monitor;
 REVOKE ALL ON SCHEMA inbox FROM stats_monitor;
 DROP ROLE stats_monitor;
 
