@@ -3,7 +3,7 @@
 # cluster (pg_virtualenv).  Not part of make test; run it with the
 # extension installed from this tree:
 #
-#   flock /tmp/pg_inbox.lock sh -c 'make -s install && bench/signatures.sh'
+#   make install && bench/signatures.sh
 #
 # Contenders, one statement per transaction, new keys, pgbench -M prepared
 # -c 2 -j 2, synchronous_commit off (so that the CPU cost shows, not WAL
