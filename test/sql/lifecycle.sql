@@ -190,6 +190,46 @@ SELECT inbox.fail(1, 'w', 'e', NULL, NULL::bigint);
 SELECT inbox.extend_lease(1, 'w', '1 minute', NULL::bigint);
 \set VERBOSITY default
 
+-- with triggers on inbox.events, the lifecycle writes through a prepared
+-- UPDATE, so that UPDATE triggers fire (trigger functions run with the
+-- functions' pinned search_path: qualify names)
+CREATE TABLE lc_seen (event_id text, state text, token boolean);
+CREATE FUNCTION lc_seen_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO public.lc_seen VALUES (NEW.event_id, NEW.state, NEW.lease_token IS NOT NULL);
+	RETURN NEW;
+END
+$$;
+CREATE TRIGGER lc_seen AFTER UPDATE ON inbox.events
+	FOR EACH ROW EXECUTE FUNCTION lc_seen_trigger();
+SELECT count(*) FROM generate_series(1, 3) g, inbox.ingest('lc-trig', 't' || g, '{}');
+SELECT event_id, attempt, lease_token IS NOT NULL AS has_token
+FROM inbox.claim('wt', 10, '1 minute', ARRAY['lc-trig']);
+SELECT inbox.complete(lc_id_any('lc-trig', 't1'), 'wt') AS completed,
+	   inbox.fail(lc_id_any('lc-trig', 't2'), 'wt', 'no', '0') AS failed,
+	   inbox.extend_lease(lc_id_any('lc-trig', 't3'), 'wt', '1 hour') > now() AS extended,
+	   inbox.complete(lc_id_any('lc-trig', 't3'), 'other') AS not_holder;
+SELECT * FROM lc_seen ORDER BY event_id, state;
+-- a BEFORE UPDATE trigger that skips the row: the event is not taken, nor
+-- completed
+CREATE FUNCTION lc_skip_trigger() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER lc_skip BEFORE UPDATE ON inbox.events
+	FOR EACH ROW EXECUTE FUNCTION lc_skip_trigger();
+SELECT count(*) AS taken FROM inbox.claim('wt', 10, '1 minute', ARRAY['lc-trig']);
+SELECT inbox.complete(lc_id_any('lc-trig', 't3'), 'wt') AS skipped;
+DROP TRIGGER lc_skip ON inbox.events;
+DROP TRIGGER lc_seen ON inbox.events;
+DROP FUNCTION lc_skip_trigger();
+DROP FUNCTION lc_seen_trigger();
+DROP TABLE lc_seen;
+SELECT event_id, state, attempts FROM inbox.events WHERE source = 'lc-trig' ORDER BY event_id;
+-- and directly again once they are gone
+SELECT inbox.complete(lc_id_any('lc-trig', 't3'), 'wt') AS completed_directly;
+
 -- bad arguments: a clear error each
 \set VERBOSITY terse
 SELECT * FROM inbox.claim(NULL);
