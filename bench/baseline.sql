@@ -13,7 +13,7 @@
  *   bench.ingest_plpgsql   the "usual" PL/pgSQL ingest: INSERT, and on
  *                          unique_violation a SELECT of the stored row
  *
- * All three tables have the shape of inbox.events (0.2.0): the same columns
+ * All three tables have the shape of inbox.events (0.4.0): the same columns
  * in the same order, the same identity column, the same COLLATE "C" columns,
  * the same defaults, the same primary key, unique constraint and CHECK
  * constraints, the same two partial indexes of the processing lifecycle
@@ -46,6 +46,7 @@ CREATE TABLE bench.events (
 	headers			jsonb,
 	payload			jsonb NOT NULL,
 	errors			jsonb,
+	lease_token		bigint,
 	CONSTRAINT events_pkey PRIMARY KEY (id),
 	CONSTRAINT events_source_event_id_key UNIQUE (source, event_id),
 	CONSTRAINT events_source_check
@@ -69,6 +70,9 @@ CREATE INDEX events_claimable ON bench.events (available_at, id)
 	WHERE state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'processing']::text[]);
 CREATE INDEX events_finished ON bench.events (processed_at)
 	WHERE state OPERATOR(pg_catalog.=) ANY (ARRAY['done', 'dead']::text[]);
+-- and the one of claims by source (pg_inbox 0.4.0)
+CREATE INDEX events_claimable_source ON bench.events (source, available_at, id)
+	WHERE state OPERATOR(pg_catalog.=) ANY (ARRAY['pending', 'processing']::text[]);
 
 -- the fillfactor of inbox.events (pg_inbox 0.2.0)
 ALTER TABLE bench.events SET (fillfactor = 80);

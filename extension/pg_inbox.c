@@ -42,7 +42,11 @@ InboxRelcacheCallback(Datum arg, Oid relid)
 		relid == inbox_catalog.events ||
 		relid == inbox_catalog.events_key ||
 		relid == inbox_catalog.sources ||
-		relid == inbox_catalog.sources_pkey)
+		relid == inbox_catalog.sources_pkey ||
+		relid == inbox_catalog.events_pkey ||
+		relid == inbox_catalog.events_claimable ||
+		relid == inbox_catalog.events_claimable_source ||
+		relid == inbox_catalog.lease_seq)
 		inbox_catalog_valid = false;
 }
 
@@ -168,6 +172,14 @@ InboxGetCatalog(void)
 												"max_payload_bytes");
 	c.events_seq = InboxGetIdentitySequence(c.events, c.ev[INBOX_COL_ID]);
 	c.events_shape = 0;
+
+	/* the lifecycle's objects, absent before the updates that add them */
+	c.events_pkey = get_relname_relid("events_pkey", c.schema);
+	c.events_claimable = get_relname_relid("events_claimable", c.schema);
+	c.events_claimable_source = get_relname_relid("events_claimable_source",
+												  c.schema);
+	c.lease_seq = get_relname_relid("lease_tokens", c.schema);
+	c.src_max_attempts = get_attnum(c.sources, "max_attempts");
 
 	inbox_catalog = c;
 	inbox_catalog_valid = true;

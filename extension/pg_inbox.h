@@ -73,6 +73,7 @@ typedef enum InboxEventColumn
 	INBOX_COL_PAYLOAD,
 	INBOX_COL_ERRORS,			/* added in 0.2.0 */
 	INBOX_COL_VERIFIED_KEY,		/* added in 0.4.0 */
+	INBOX_COL_LEASE_TOKEN,		/* added in 0.4.0 */
 	INBOX_EVENT_COLUMNS
 } InboxEventColumn;
 
@@ -92,6 +93,12 @@ typedef struct InboxCatalog
 											 * a column an older version of
 											 * the SQL objects lacks */
 	AttrNumber	src_max_payload_bytes;
+	/* the lifecycle's objects: InvalidOid or 0 before the update that adds them */
+	Oid			events_pkey;	/* unique index on (id) */
+	Oid			events_claimable;	/* (available_at, id) of claimable events */
+	Oid			events_claimable_source;	/* (source, available_at, id), 0.4.0 */
+	Oid			lease_seq;		/* inbox.lease_tokens, 0.4.0 */
+	AttrNumber	src_max_attempts;	/* inbox.sources.max_attempts, 0.2.0 */
 	int8		events_shape;	/* see InboxStoreUsable(); 0 until known */
 } InboxCatalog;
 

@@ -90,6 +90,7 @@ static const InboxColumn inbox_columns[INBOX_EVENT_COLUMNS] = {
 	[INBOX_COL_PAYLOAD] = {"payload", JSONBOID, false, false, ""},
 	[INBOX_COL_ERRORS] = {"errors", JSONBOID, true, true, NULL},
 	[INBOX_COL_VERIFIED_KEY] = {"verified_key", TEXTOID, true, true, NULL},
+	[INBOX_COL_LEASE_TOKEN] = {"lease_token", INT8OID, true, true, NULL},
 };
 
 const char *

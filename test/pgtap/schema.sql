@@ -31,7 +31,7 @@ SELECT results_eq(
 	     AND attnum > 0 AND NOT attisdropped ORDER BY attnum$$,
 	ARRAY['id', 'received_at', 'payload_digest', 'source', 'event_id', 'state',
 		  'attempts', 'available_at', 'locked_by', 'locked_until',
-		  'processed_at', 'last_error', 'headers', 'payload', 'errors', 'verified_key'],
+		  'processed_at', 'last_error', 'headers', 'payload', 'errors', 'verified_key', 'lease_token'],
 	'inbox.events has exactly the documented columns, in order');
 
 SELECT col_type_is('inbox', 'events', 'id', 'bigint', 'events.id is bigint');
@@ -427,8 +427,8 @@ SELECT bag_eq(
 	$$SELECT c::pg_catalog.regclass::text
 	    FROM pg_catalog.pg_extension e, pg_catalog.unnest(e.extconfig) AS c
 	   WHERE e.extname = 'pg_inbox'$$,
-	ARRAY['inbox.events', 'inbox.sources', 'inbox.events_id_seq', 'inbox.source_secrets'],
-	'inbox.events, inbox.sources, inbox.events_id_seq and inbox.source_secrets are configuration tables (dumped by pg_dump)');
+	ARRAY['inbox.events', 'inbox.sources', 'inbox.events_id_seq', 'inbox.source_secrets', 'inbox.lease_tokens'],
+	'inbox.events, inbox.sources, inbox.events_id_seq, inbox.source_secrets and inbox.lease_tokens are configuration tables (dumped by pg_dump)');
 
 SELECT ok(
 	(SELECT v.superuser AND NOT v.trusted

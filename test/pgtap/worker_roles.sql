@@ -6,8 +6,8 @@
 --           INSERT ON inbox.events.
 -- worker:   USAGE ON SCHEMA inbox;
 --           EXECUTE ON inbox.claim, inbox.complete, inbox.fail,
---                      inbox.extend_lease, inbox.retry_delay;
---           SELECT, UPDATE ON inbox.events; SELECT ON inbox.sources.
+--                      inbox.extend_lease (with and without lease_token);
+--           SELECT, UPDATE ON inbox.events.
 -- operator: USAGE ON SCHEMA inbox;
 --           EXECUTE ON inbox.replay (both forms), inbox.purge;
 --           SELECT, UPDATE, DELETE ON inbox.events.
@@ -17,9 +17,10 @@
 -- (claim, fail, claim again, complete, extend_lease) but can neither ingest,
 -- replay, purge nor delete; the operator replays and purges but can neither
 -- ingest nor process.  A worker may narrow UPDATE to the lifecycle columns.
--- And each grant is needed: without SELECT ON inbox.sources claim and fail
--- are denied, without EXECUTE ON inbox.retry_delay fail needs retry_in, without
--- UPDATE ON inbox.events purge (FOR UPDATE) and replay are denied.
+-- The worker needs neither SELECT ON inbox.sources (claim and fail read the
+-- attempt limit, and nothing else of the table) nor EXECUTE ON
+-- inbox.retry_delay; without UPDATE ON inbox.events a worker is denied, and
+-- so are purge (FOR UPDATE) and replay for an operator.
 --
 -- The roles are created inside the transaction, so ROLLBACK removes them.
 \set ON_ERROR_STOP 1
@@ -38,7 +39,7 @@ CREATE ROLE inbox_tap_wr_worker NOLOGIN;
 CREATE ROLE inbox_tap_wr_operator NOLOGIN;
 CREATE ROLE inbox_tap_wr_worker_cols NOLOGIN;
 CREATE ROLE inbox_tap_wr_no_sources NOLOGIN;
-CREATE ROLE inbox_tap_wr_no_delay NOLOGIN;
+CREATE ROLE inbox_tap_wr_no_update NOLOGIN;
 CREATE ROLE inbox_tap_wr_op_no_update NOLOGIN;
 
 -- writer: the recipe
@@ -52,12 +53,10 @@ GRANT INSERT ON inbox.events TO inbox_tap_wr_writer;
 -- worker: the recipe
 GRANT USAGE ON SCHEMA inbox TO inbox_tap_wr_worker;
 GRANT EXECUTE ON FUNCTION inbox.claim(text, integer, interval, text[]),
-	inbox.complete(bigint, text),
-	inbox.fail(bigint, text, text, interval),
-	inbox.extend_lease(bigint, text, interval),
-	inbox.retry_delay(integer) TO inbox_tap_wr_worker;
+	inbox.complete(bigint, text), inbox.complete(bigint, text, bigint),
+	inbox.fail(bigint, text, text, interval), inbox.fail(bigint, text, text, interval, bigint),
+	inbox.extend_lease(bigint, text, interval), inbox.extend_lease(bigint, text, interval, bigint) TO inbox_tap_wr_worker;
 GRANT SELECT, UPDATE ON inbox.events TO inbox_tap_wr_worker;
-GRANT SELECT ON inbox.sources TO inbox_tap_wr_worker;
 
 -- operator: the recipe
 GRANT USAGE ON SCHEMA inbox TO inbox_tap_wr_operator;
@@ -69,32 +68,28 @@ GRANT SELECT, UPDATE, DELETE ON inbox.events TO inbox_tap_wr_operator;
 -- a narrower worker: UPDATE on the lifecycle columns only
 GRANT USAGE ON SCHEMA inbox TO inbox_tap_wr_worker_cols;
 GRANT EXECUTE ON FUNCTION inbox.claim(text, integer, interval, text[]),
-	inbox.complete(bigint, text),
-	inbox.fail(bigint, text, text, interval),
-	inbox.extend_lease(bigint, text, interval),
-	inbox.retry_delay(integer) TO inbox_tap_wr_worker_cols;
+	inbox.complete(bigint, text), inbox.complete(bigint, text, bigint),
+	inbox.fail(bigint, text, text, interval), inbox.fail(bigint, text, text, interval, bigint),
+	inbox.extend_lease(bigint, text, interval), inbox.extend_lease(bigint, text, interval, bigint) TO inbox_tap_wr_worker_cols;
 GRANT SELECT ON inbox.events TO inbox_tap_wr_worker_cols;
 GRANT UPDATE (state, attempts, available_at, locked_by, locked_until,
 			  processed_at, last_error, errors) ON inbox.events TO inbox_tap_wr_worker_cols;
-GRANT SELECT ON inbox.sources TO inbox_tap_wr_worker_cols;
 
--- the worker recipe without SELECT ON inbox.sources
+-- the worker recipe again, for the probes of what it needs
 GRANT USAGE ON SCHEMA inbox TO inbox_tap_wr_no_sources;
 GRANT EXECUTE ON FUNCTION inbox.claim(text, integer, interval, text[]),
-	inbox.complete(bigint, text),
-	inbox.fail(bigint, text, text, interval),
-	inbox.extend_lease(bigint, text, interval),
-	inbox.retry_delay(integer) TO inbox_tap_wr_no_sources;
+	inbox.complete(bigint, text), inbox.complete(bigint, text, bigint),
+	inbox.fail(bigint, text, text, interval), inbox.fail(bigint, text, text, interval, bigint),
+	inbox.extend_lease(bigint, text, interval), inbox.extend_lease(bigint, text, interval, bigint) TO inbox_tap_wr_no_sources;
 GRANT SELECT, UPDATE ON inbox.events TO inbox_tap_wr_no_sources;
 
--- the worker recipe without EXECUTE ON inbox.retry_delay
-GRANT USAGE ON SCHEMA inbox TO inbox_tap_wr_no_delay;
+-- the worker recipe without UPDATE
+GRANT USAGE ON SCHEMA inbox TO inbox_tap_wr_no_update;
 GRANT EXECUTE ON FUNCTION inbox.claim(text, integer, interval, text[]),
-	inbox.complete(bigint, text),
-	inbox.fail(bigint, text, text, interval),
-	inbox.extend_lease(bigint, text, interval) TO inbox_tap_wr_no_delay;
-GRANT SELECT, UPDATE ON inbox.events TO inbox_tap_wr_no_delay;
-GRANT SELECT ON inbox.sources TO inbox_tap_wr_no_delay;
+	inbox.complete(bigint, text), inbox.complete(bigint, text, bigint),
+	inbox.fail(bigint, text, text, interval), inbox.fail(bigint, text, text, interval, bigint),
+	inbox.extend_lease(bigint, text, interval), inbox.extend_lease(bigint, text, interval, bigint) TO inbox_tap_wr_no_update;
+GRANT SELECT ON inbox.events TO inbox_tap_wr_no_update;
 
 -- the operator recipe without UPDATE
 GRANT USAGE ON SCHEMA inbox TO inbox_tap_wr_op_no_update;
@@ -115,7 +110,8 @@ CREATE TEMP TABLE claimed (
 	received_at		timestamptz,
 	locked_until	timestamptz,
 	headers			jsonb,
-	payload			jsonb
+	payload			jsonb,
+	lease_token		bigint
 );
 CREATE TEMP TABLE answers (
 	seq			integer GENERATED ALWAYS AS IDENTITY,
@@ -138,9 +134,8 @@ SELECT ok(
 	AND pg_catalog.has_table_privilege('inbox_tap_wr_worker', 'inbox.events', 'SELECT')
 	AND pg_catalog.has_table_privilege('inbox_tap_wr_worker', 'inbox.events', 'UPDATE')
 	AND NOT pg_catalog.has_table_privilege('inbox_tap_wr_worker', 'inbox.events', 'INSERT, DELETE, TRUNCATE')
-	AND pg_catalog.has_table_privilege('inbox_tap_wr_worker', 'inbox.sources', 'SELECT')
-	AND NOT pg_catalog.has_table_privilege('inbox_tap_wr_worker', 'inbox.sources', 'INSERT, UPDATE, DELETE, TRUNCATE'),
-	'worker: USAGE, SELECT and UPDATE on inbox.events, SELECT on inbox.sources, nothing else on the tables');
+	AND NOT pg_catalog.has_table_privilege('inbox_tap_wr_worker', 'inbox.sources', 'SELECT, INSERT, UPDATE, DELETE, TRUNCATE'),
+	'worker: USAGE, SELECT and UPDATE on inbox.events, nothing else on the tables');
 SELECT ok(
 	pg_catalog.has_schema_privilege('inbox_tap_wr_operator', 'inbox', 'USAGE')
 	AND pg_catalog.has_table_privilege('inbox_tap_wr_operator', 'inbox.events', 'SELECT')
@@ -158,7 +153,7 @@ SELECT results_eq(
 	$$VALUES ('inbox_tap_wr_operator',
 	          'inbox.purge(interval,integer) inbox.replay(bigint[]) inbox.replay(text,timestamp with time zone,timestamp with time zone,text[])'),
 	         ('inbox_tap_wr_worker',
-	          'inbox.claim(text,integer,interval,text[]) inbox.complete(bigint,text) inbox.extend_lease(bigint,text,interval) inbox.fail(bigint,text,text,interval) inbox.retry_delay(integer)'),
+	          'inbox.claim(text,integer,interval,text[]) inbox.complete(bigint,text) inbox.complete(bigint,text,bigint) inbox.extend_lease(bigint,text,interval) inbox.extend_lease(bigint,text,interval,bigint) inbox.fail(bigint,text,text,interval) inbox.fail(bigint,text,text,interval,bigint)'),
 	         ('inbox_tap_wr_writer',
 	          'inbox.ingest(text,text,jsonb,jsonb) inbox.ingest_many(text,text[],jsonb[]) inbox.ingest_raw(text,text,text,jsonb) inbox.ingest_raw_many(text,text[],text[],jsonb[])')$$,
 	'each recipe can execute exactly its own functions in schema inbox');
@@ -231,7 +226,7 @@ SELECT results_eq(
 SET ROLE inbox_tap_wr_worker;
 
 SELECT lives_ok(
-	$$INSERT INTO claimed (role, round, id, source, event_id, attempt, received_at, locked_until, headers, payload)
+	$$INSERT INTO claimed (role, round, id, source, event_id, attempt, received_at, locked_until, headers, payload, lease_token)
 	  SELECT 'worker', 1, c.* FROM inbox.claim('tap-w1', 10, '5 minutes', ARRAY['tap-wr']) c$$,
 	'worker: inbox.claim runs');
 SELECT lives_ok(
@@ -255,11 +250,12 @@ SELECT lives_ok(
 	  SELECT 'worker', 'fail e-4 in 1 hour', inbox.fail(id, 'tap-w1', 'e-4 failed', '1 hour') FROM claimed
 	   WHERE role = 'worker' AND round = 1 AND event_id = 'e-4'$$,
 	'worker: inbox.fail runs (given retry delay)');
-SELECT lives_ok(
-	$$INSERT INTO answers (role, label, result)
-	  SELECT 'worker', 'retry_delay(3)',
-	         (inbox.retry_delay(3) BETWEEN interval '20 seconds' AND interval '40 seconds')::text$$,
-	'worker: inbox.retry_delay runs');
+SELECT throws_ok(
+	$$SELECT inbox.retry_delay(3)$$,
+	'42501', NULL, 'worker: needs no EXECUTE on inbox.retry_delay, and has none (42501)');
+SELECT throws_ok(
+	$$SELECT * FROM inbox.sources$$,
+	'42501', NULL, 'worker: needs no SELECT on inbox.sources, and has none (42501)');
 SELECT lives_ok(
 	$$INSERT INTO answers (role, label, result)
 	  SELECT 'worker', 'claim again', pg_catalog.count(*)::text
@@ -315,7 +311,7 @@ UPDATE inbox.events SET available_at = now() WHERE source = 'tap-wr' AND event_i
 
 SET ROLE inbox_tap_wr_worker;
 SELECT lives_ok(
-	$$INSERT INTO claimed (role, round, id, source, event_id, attempt, received_at, locked_until, headers, payload)
+	$$INSERT INTO claimed (role, round, id, source, event_id, attempt, received_at, locked_until, headers, payload, lease_token)
 	  SELECT 'worker', 2, c.* FROM inbox.claim('tap-w1', 10, '5 minutes', ARRAY['tap-wr']) c$$,
 	'worker: inbox.claim of the retried event runs');
 SELECT lives_ok(
@@ -341,10 +337,9 @@ SELECT results_eq(
 	         ('complete e-2', 'true'),
 	         ('complete e-3', 'true'),
 	         ('fail e-4 in 1 hour', 'pending'),
-	         ('retry_delay(3)', 'true'),
 	         ('claim again', '0'),
 	         ('complete e-1 (attempt 2)', 'true')$$,
-	'worker: fail, extend_lease, complete and retry_delay answered as for a superuser');
+	'worker: fail, extend_lease and complete answered as for a superuser');
 SELECT results_eq(
 	$$SELECT event_id::text COLLATE "default", state::text COLLATE "default", attempts,
 	         locked_by, processed_at IS NOT NULL, last_error,
@@ -370,7 +365,7 @@ SELECT is(
 
 SET ROLE inbox_tap_wr_worker_cols;
 SELECT lives_ok(
-	$$INSERT INTO claimed (role, round, id, source, event_id, attempt, received_at, locked_until, headers, payload)
+	$$INSERT INTO claimed (role, round, id, source, event_id, attempt, received_at, locked_until, headers, payload, lease_token)
 	  SELECT 'cols', 1, c.* FROM inbox.claim('tap-c1', 10, '5 minutes', ARRAY['tap-wr-cols']) c$$,
 	'narrow worker: inbox.claim runs');
 SELECT lives_ok(
@@ -422,6 +417,8 @@ SELECT results_eq(
 -- each of the worker's grants is needed
 -- ------------------------------------------------------------------
 -- events held by the consumers of the roles below, claimed on their behalf
+INSERT INTO inbox.sources (source, max_attempts, max_payload_bytes)
+VALUES ('tap-wr-need', 1, 777777);
 SELECT is(
 	(SELECT pg_catalog.count(*) FROM pg_catalog.unnest(ARRAY['n-1', 'n-2', 'n-3']) k,
 	     inbox.ingest('tap-wr-need', k, pg_catalog.jsonb_build_object('k', k)) r
@@ -436,56 +433,61 @@ SELECT results_eq(
 	$$VALUES ('n-1', 1), ('n-2', 1)$$,
 	'superuser: claims n-1 for consumer tap-ns and n-2 for consumer tap-nd');
 
--- without SELECT ON inbox.sources: claim and fail read the attempt limit there
+-- the recipe, without SELECT ON inbox.sources: claim and fail read the
+-- source's attempt limit (1 for tap-wr-need) and nothing else of its row
 SET ROLE inbox_tap_wr_no_sources;
-SELECT throws_ok(
-	$$SELECT * FROM inbox.claim('tap-ns', 10, '5 minutes', ARRAY['tap-wr-need'])$$,
-	'42501', 'permission denied for table sources',
-	'worker without SELECT ON inbox.sources: inbox.claim is denied (42501)');
-SELECT throws_ok(
-	$$SELECT inbox.fail(id, 'tap-ns', 'no') FROM inbox.events
-	   WHERE source = 'tap-wr-need' AND event_id = 'n-1'$$,
-	'42501', 'permission denied for table sources',
-	'worker without SELECT ON inbox.sources: inbox.fail is denied (42501)');
-SELECT throws_ok(
-	$$SELECT inbox.fail(id, 'tap-ns', 'no', '1 hour') FROM inbox.events
-	   WHERE source = 'tap-wr-need' AND event_id = 'n-1'$$,
-	'42501', 'permission denied for table sources',
-	'worker without SELECT ON inbox.sources: inbox.fail with a retry delay is denied (42501)');
 SELECT is(
-	(SELECT inbox.extend_lease(id, 'tap-ns') IS NOT NULL FROM inbox.events
+	(SELECT inbox.fail(id, 'tap-ns', 'no') FROM inbox.events
 	  WHERE source = 'tap-wr-need' AND event_id = 'n-1'),
-	true,
-	'worker without SELECT ON inbox.sources: inbox.extend_lease still runs');
+	'dead',
+	'worker without SELECT ON inbox.sources: inbox.fail applies the source''s attempt limit');
 SELECT is(
-	(SELECT inbox.complete(id, 'tap-ns') FROM inbox.events
-	  WHERE source = 'tap-wr-need' AND event_id = 'n-1'),
-	true,
-	'worker without SELECT ON inbox.sources: inbox.complete still runs');
+	(SELECT pg_catalog.count(*) FROM inbox.claim('tap-ns', 10, '5 minutes', ARRAY['tap-wr-need'])),
+	1::bigint,
+	'worker without SELECT ON inbox.sources: inbox.claim runs');
+SELECT throws_ok(
+	$$SELECT max_payload_bytes FROM inbox.sources$$,
+	'42501', NULL,
+	'worker without SELECT ON inbox.sources: reading it is still denied (42501)');
 RESET ROLE;
 
--- without EXECUTE ON inbox.retry_delay: fail with an explicit retry_in never
--- calls it.  (Whether fail without retry_in is denied then depends on
--- PL/pgSQL's cached expressions within one transaction, so the recipe simply
--- grants it.)
-SET ROLE inbox_tap_wr_no_delay;
-SELECT is(
-	(SELECT inbox.fail(id, 'tap-nd', 'no', '1 hour') FROM inbox.events
-	  WHERE source = 'tap-wr-need' AND event_id = 'n-2'),
-	'pending',
-	'worker without EXECUTE ON inbox.retry_delay: inbox.fail with retry_in runs');
-SELECT is(
-	(SELECT inbox.complete(id, 'tap-nd') FROM inbox.events
-	  WHERE source = 'tap-wr-need' AND event_id = 'n-2'),
-	false,
-	'worker without EXECUTE ON inbox.retry_delay: the failed event is no longer held');
+-- without UPDATE the worker's calls are denied
+SET ROLE inbox_tap_wr_no_update;
+SELECT throws_ok(
+	$$SELECT * FROM inbox.claim('tap-nu', 10, '5 minutes', ARRAY['tap-wr-need'])$$,
+	'42501', 'permission denied for table events',
+	'worker without UPDATE ON inbox.events: inbox.claim is denied (42501)');
+SELECT throws_ok(
+	$$SELECT inbox.complete(id, 'tap-nd') FROM inbox.events
+	   WHERE source = 'tap-wr-need' AND event_id = 'n-2'$$,
+	'42501', 'permission denied for table events',
+	'worker without UPDATE ON inbox.events: inbox.complete is denied (42501)');
+SELECT throws_ok(
+	$$SELECT inbox.fail(id, 'tap-nd', 'no', '1 hour') FROM inbox.events
+	   WHERE source = 'tap-wr-need' AND event_id = 'n-2'$$,
+	'42501', 'permission denied for table events',
+	'worker without UPDATE ON inbox.events: inbox.fail is denied (42501)');
+SELECT throws_ok(
+	$$SELECT inbox.extend_lease(id, 'tap-nd') FROM inbox.events
+	   WHERE source = 'tap-wr-need' AND event_id = 'n-2'$$,
+	'42501', 'permission denied for table events',
+	'worker without UPDATE ON inbox.events: inbox.extend_lease is denied (42501)');
 RESET ROLE;
 
 SELECT results_eq(
-	$$SELECT event_id::text COLLATE "default", state::text COLLATE "default", attempts, errors IS NULL
+	$$SELECT event_id::text COLLATE "default", state::text COLLATE "default", attempts, locked_by
 	    FROM inbox.events WHERE source = 'tap-wr-need' ORDER BY event_id$$,
-	$$VALUES ('n-1', 'done', 1, true), ('n-2', 'pending', 1, false), ('n-3', 'pending', 0, true)$$,
+	$$VALUES ('n-1', 'dead', 1, NULL::text), ('n-2', 'processing', 1, 'tap-nd'),
+	         ('n-3', 'processing', 1, 'tap-ns')$$,
 	'the denied calls changed nothing; the allowed calls went through');
+-- of the source's row, only the attempt limit reached the worker: its other
+-- settings appear in nothing the worker was answered or can read
+SELECT is(
+	(SELECT pg_catalog.count(*) FROM inbox.events e
+	  WHERE e.source = 'tap-wr-need'
+	    AND pg_catalog.strpos(pg_catalog.row_to_json(e)::text, '777777') > 0),
+	0::bigint,
+	'worker without SELECT ON inbox.sources: the source''s payload limit shows nowhere in its events');
 
 -- ------------------------------------------------------------------
 -- operator: replays and purges; cannot ingest or process

@@ -244,7 +244,7 @@ SELECT n, pg_temp.probe(replace(q, ':held', :'held_id')) FROM (VALUES
 	(11, $$SELECT inbox.fail(:held, NULL, 'e')$$),
 	(12, $$SELECT inbox.fail(-1, 'hostile-worker', 'e')$$),
 	(13, $$SELECT inbox.fail(:held, 'someone-else', 'e')$$),
-	(14, $$SELECT inbox.fail(:held, 'hostile-worker', 'e', '0')$$),
+	(14, $$SELECT inbox.fail(:held, 'hostile-worker', 'e', '-1 microsecond')$$),
 	(15, $$SELECT inbox.fail(:held, 'hostile-worker', 'e', '-1 day')$$),
 	(16, $$SELECT inbox.fail(:held, 'hostile-worker', 'e', '1 year 1 second')$$),
 	(17, $$SELECT inbox.fail(:held, 'hostile-worker', 'e', '178000000 years')$$),
