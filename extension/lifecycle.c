@@ -441,7 +441,7 @@ text_is(Datum d, bool isnull, const char *s, int len)
 	if (isnull)
 		return false;
 	t = DatumGetTextPP(d);
-	return VARSIZE_ANY_EXHDR(t) == len && memcmp(VARDATA_ANY(t), s, len) == 0;
+	return (int) VARSIZE_ANY_EXHDR(t) == len && memcmp(VARDATA_ANY(t), s, len) == 0;
 }
 
 static bool
