@@ -15,6 +15,7 @@
 
 #include "access/genam.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/dependency.h"
 #include "common/jsonapi.h"
 #include "executor/executor.h"
@@ -92,6 +93,32 @@ InboxInsertIndexTuples(ResultRelInfo *rri, TupleTableSlot *slot,
 #else
 	return ExecInsertIndexTuples(rri, slot, estate, false, noDupErr,
 								 specConflict, arbiterIndexes);
+#endif
+}
+
+/*
+ * Which indexes an update made by table_tuple_update() needs new entries
+ * in: an enum from PostgreSQL 16 on (TU_UpdateIndexes, where only summarizing
+ * indexes may need them), a bool before.
+ */
+#if PG_VERSION_NUM >= 160000
+typedef TU_UpdateIndexes InboxUpdateIndexes;
+#define INBOX_UPDATE_INDEXES_NONE	TU_None
+#else
+typedef bool InboxUpdateIndexes;
+#define INBOX_UPDATE_INDEXES_NONE	false
+#endif
+
+/* the index entries of a row version that an update made, as the executor's UPDATE inserts them */
+static inline List *
+InboxUpdateIndexTuples(ResultRelInfo *rri, TupleTableSlot *slot,
+					   EState *estate, InboxUpdateIndexes how)
+{
+#if PG_VERSION_NUM >= 160000
+	return ExecInsertIndexTuples(rri, slot, estate, true, false, NULL, NIL,
+								 how == TU_Summarizing);
+#else
+	return ExecInsertIndexTuples(rri, slot, estate, true, false, NULL, NIL);
 #endif
 }
 

@@ -642,18 +642,18 @@ lc_write(Lc *lc, ItemPointer tid, bool wait, TM_FailureData *tmfd)
 	if (lc->direct)
 	{
 		LockTupleMode lockmode;
-		bool		update_indexes;
+		InboxUpdateIndexes update_indexes;
 
 		r = table_tuple_update(lc->rel, tid, lc->newslot, lc->cid,
 							   lc->snapshot, InvalidSnapshot, wait, tmfd,
 							   &lockmode, &update_indexes);
-		if (r == TM_Ok && update_indexes)
+		if (r == TM_Ok && update_indexes != INBOX_UPDATE_INDEXES_NONE)
 		{
 			List	   *recheck;
 
 			lc_open_indexes(lc);
-			recheck = ExecInsertIndexTuples(lc->rri, lc->newslot, lc->estate,
-											true, false, NULL, NIL);
+			recheck = InboxUpdateIndexTuples(lc->rri, lc->newslot, lc->estate,
+											 update_indexes);
 			list_free(recheck);
 			ResetPerTupleExprContext(lc->estate);
 		}
@@ -757,7 +757,7 @@ lc_apply_to_id(Lc *lc, int64 id, LcQual qual, LcModify modify, void *arg)
 
 	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   InvalidOid, F_INT8EQ, Int64GetDatum(id));
-	scan = index_beginscan(lc->rel, lc->index, lc->snapshot, 1, 0);
+	scan = InboxIndexBeginscan(lc->rel, lc->index, lc->snapshot, 1, 0);
 	index_rescan(scan, &key, 1, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, lc->slot);
 	if (found && qual(lc, lc->slot, arg))
@@ -810,7 +810,7 @@ lc_attempt_limit(Lc *lc, text *source)
 	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   lc->sources_pkey->rd_indcollation[0], F_TEXTEQ,
 						   PointerGetDatum(source));
-	scan = index_beginscan(lc->sources, lc->sources_pkey, lc->snapshot, 1, 0);
+	scan = InboxIndexBeginscan(lc->sources, lc->sources_pkey, lc->snapshot, 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
 	if (index_getnext_slot(scan, ForwardScanDirection, lc->src_slot))
 	{
@@ -1201,7 +1201,7 @@ claim(PG_FUNCTION_ARGS)
 							   TimestampTzGetDatum(lc.now));
 		nkeys++;
 		scans[i].slot = table_slot_create(lc.rel, NULL);
-		scans[i].scan = index_beginscan(lc.rel, lc.index, lc.snapshot, nkeys, 0);
+		scans[i].scan = InboxIndexBeginscan(lc.rel, lc.index, lc.snapshot, nkeys, 0);
 		index_rescan(scans[i].scan, keys, nkeys, NULL, 0);
 		claim_scan_next(&lc, &scans[i]);
 	}

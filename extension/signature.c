@@ -173,7 +173,7 @@ fail:
 static void
 digest_to_base64(const uint8 *digest, char *out)
 {
-	int			len = pg_b64_encode((const char *) digest, SIG_DIGEST_LEN,
+	int			len = pg_b64_encode((const void *) digest, SIG_DIGEST_LEN,
 									out, SIG_B64_LEN + 1);
 
 	if (len != SIG_B64_LEN)
@@ -303,7 +303,7 @@ standard_key(const char *secret, int len, int *keylen)
 	if (len == 0)
 		return NULL;
 	key = palloc(pg_b64_dec_len(len) + 1);
-	n = pg_b64_decode(secret, len, (char *) key, pg_b64_dec_len(len) + 1);
+	n = pg_b64_decode(secret, len, (void *) key, pg_b64_dec_len(len) + 1);
 	if (n <= 0)
 	{
 		explicit_bzero(key, pg_b64_dec_len(len) + 1);
@@ -632,7 +632,7 @@ read_source_config(InboxCatalog *cat, text *source, SourceConfig *cfg)
 	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber,
 						   InvalidOid, idx->rd_indcollation[0],
 						   F_TEXTEQ, PointerGetDatum(source));
-	scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
+	scan = InboxIndexBeginscan(rel, idx, GetActiveSnapshot(), 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
 	if (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
@@ -710,7 +710,7 @@ read_secrets(InboxCatalog *cat, text *source, SourceSecret **secrets)
 	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber,
 						   InvalidOid, idx->rd_indcollation[0],
 						   F_TEXTEQ, PointerGetDatum(source));
-	scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
+	scan = InboxIndexBeginscan(rel, idx, GetActiveSnapshot(), 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
 	while (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
