@@ -757,7 +757,7 @@ lc_apply_to_id(Lc *lc, int64 id, LcQual qual, LcModify modify, void *arg)
 
 	ScanKeyEntryInitialize(&key, 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   InvalidOid, F_INT8EQ, Int64GetDatum(id));
-	scan = index_beginscan(lc->rel, lc->index, lc->snapshot, 1, 0);
+	scan = InboxIndexBeginscan(lc->rel, lc->index, lc->snapshot, 1, 0);
 	index_rescan(scan, &key, 1, NULL, 0);
 	found = index_getnext_slot(scan, ForwardScanDirection, lc->slot);
 	if (found && qual(lc, lc->slot, arg))
@@ -810,7 +810,7 @@ lc_attempt_limit(Lc *lc, text *source)
 	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber, InvalidOid,
 						   lc->sources_pkey->rd_indcollation[0], F_TEXTEQ,
 						   PointerGetDatum(source));
-	scan = index_beginscan(lc->sources, lc->sources_pkey, lc->snapshot, 1, 0);
+	scan = InboxIndexBeginscan(lc->sources, lc->sources_pkey, lc->snapshot, 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
 	if (index_getnext_slot(scan, ForwardScanDirection, lc->src_slot))
 	{
@@ -1201,7 +1201,7 @@ claim(PG_FUNCTION_ARGS)
 							   TimestampTzGetDatum(lc.now));
 		nkeys++;
 		scans[i].slot = table_slot_create(lc.rel, NULL);
-		scans[i].scan = index_beginscan(lc.rel, lc.index, lc.snapshot, nkeys, 0);
+		scans[i].scan = InboxIndexBeginscan(lc.rel, lc.index, lc.snapshot, nkeys, 0);
 		index_rescan(scans[i].scan, keys, nkeys, NULL, 0);
 		claim_scan_next(&lc, &scans[i]);
 	}

@@ -632,7 +632,7 @@ read_source_config(InboxCatalog *cat, text *source, SourceConfig *cfg)
 	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber,
 						   InvalidOid, idx->rd_indcollation[0],
 						   F_TEXTEQ, PointerGetDatum(source));
-	scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
+	scan = InboxIndexBeginscan(rel, idx, GetActiveSnapshot(), 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
 	if (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
@@ -710,7 +710,7 @@ read_secrets(InboxCatalog *cat, text *source, SourceSecret **secrets)
 	ScanKeyEntryInitialize(&skey, 0, 1, BTEqualStrategyNumber,
 						   InvalidOid, idx->rd_indcollation[0],
 						   F_TEXTEQ, PointerGetDatum(source));
-	scan = index_beginscan(rel, idx, GetActiveSnapshot(), 1, 0);
+	scan = InboxIndexBeginscan(rel, idx, GetActiveSnapshot(), 1, 0);
 	index_rescan(scan, &skey, 1, NULL, 0);
 	while (index_getnext_slot(scan, ForwardScanDirection, slot))
 	{
