@@ -642,18 +642,32 @@ lc_write(Lc *lc, ItemPointer tid, bool wait, TM_FailureData *tmfd)
 	if (lc->direct)
 	{
 		LockTupleMode lockmode;
+#if PG_VERSION_NUM >= 160000
+		TU_UpdateIndexes update_indexes;
+#else
 		bool		update_indexes;
+#endif
 
 		r = table_tuple_update(lc->rel, tid, lc->newslot, lc->cid,
 							   lc->snapshot, InvalidSnapshot, wait, tmfd,
 							   &lockmode, &update_indexes);
+#if PG_VERSION_NUM >= 160000
+		if (r == TM_Ok && update_indexes != TU_None)
+#else
 		if (r == TM_Ok && update_indexes)
+#endif
 		{
 			List	   *recheck;
 
 			lc_open_indexes(lc);
+#if PG_VERSION_NUM >= 160000
+			recheck = ExecInsertIndexTuples(lc->rri, lc->newslot, lc->estate,
+											true, false, NULL, NIL,
+											update_indexes == TU_Summarizing);
+#else
 			recheck = ExecInsertIndexTuples(lc->rri, lc->newslot, lc->estate,
 											true, false, NULL, NIL);
+#endif
 			list_free(recheck);
 			ResetPerTupleExprContext(lc->estate);
 		}
