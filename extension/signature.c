@@ -61,6 +61,13 @@ PG_FUNCTION_INFO_V1(ingest_verified);
 #define SIG_B64_LEN		44			/* base64 of 32 bytes, padded */
 #define SIG_HEX_LEN		64
 
+/* the bytes pg_b64_encode() reads and pg_b64_decode() writes: uint8 from 18 */
+#if PG_VERSION_NUM >= 180000
+typedef uint8 SigB64Bytes;
+#else
+typedef char SigB64Bytes;
+#endif
+
 #define STANDARD_SECRET_PREFIX	"whsec_"
 #define GITHUB_PREFIX			"sha256="
 
@@ -173,7 +180,7 @@ fail:
 static void
 digest_to_base64(const uint8 *digest, char *out)
 {
-	int			len = pg_b64_encode((const char *) digest, SIG_DIGEST_LEN,
+	int			len = pg_b64_encode((const SigB64Bytes *) digest, SIG_DIGEST_LEN,
 									out, SIG_B64_LEN + 1);
 
 	if (len != SIG_B64_LEN)
@@ -303,7 +310,7 @@ standard_key(const char *secret, int len, int *keylen)
 	if (len == 0)
 		return NULL;
 	key = palloc(pg_b64_dec_len(len) + 1);
-	n = pg_b64_decode(secret, len, (char *) key, pg_b64_dec_len(len) + 1);
+	n = pg_b64_decode(secret, len, (SigB64Bytes *) key, pg_b64_dec_len(len) + 1);
 	if (n <= 0)
 	{
 		explicit_bzero(key, pg_b64_dec_len(len) + 1);
