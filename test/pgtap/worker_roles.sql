@@ -32,7 +32,7 @@
 BEGIN;
 CREATE EXTENSION IF NOT EXISTS pg_inbox;
 
-SELECT plan(79);
+SELECT plan(81);
 
 CREATE ROLE inbox_tap_wr_writer NOLOGIN;
 CREATE ROLE inbox_tap_wr_worker NOLOGIN;
