@@ -1357,22 +1357,71 @@ raise_rls_using(Relation rel)
 }
 
 /*
- * The UPDATE of the row the probe found (before) updated nothing.  Was it a
- * BEFORE UPDATE trigger that returned NULL?  Then the same version of the
- * row is still there: nothing but a trigger or, when row-level security
- * applies, the UPDATE policy can pass over a row that the statement's scan
- * met and that nobody else changed.  The policy's answer is asked by
- * locking the row as the UPDATE would (SELECT ... FOR NO KEY UPDATE applies
- * the UPDATE policy's USING expression); a row it hides raises 42501, as
- * the hand-written INSERT ... ON CONFLICT DO UPDATE does.  Any other
- * version, or none: another transaction got in between.
+ * Did the current transaction update or delete this version of a row?  Only
+ * a version the probe found can be asked: one that was already changed by
+ * this transaction when the probe ran is invisible to it, so a change of
+ * ours since then was made by the statement that ran after the probe, that
+ * is, by its triggers.  Not heap: no version to look at, no.
  */
 static bool
-update_suppressed(UpsertRow *r, const UpsertFound *before, Datum *row)
+changed_by_us(const UpsertFound *found)
+{
+	Relation	rel = table_open(found->tableoid, AccessShareLock);
+	TupleTableSlot *slot = table_slot_create(rel, NULL);
+	TransactionId xid = InvalidTransactionId;
+
+	if (table_tuple_fetch_row_version(rel, (ItemPointer) &found->tid, SnapshotAny, slot) &&
+		TTS_IS_BUFFERTUPLE(slot))
+	{
+		BufferHeapTupleTableSlot *bslot = (BufferHeapTupleTableSlot *) slot;
+		HeapTupleHeader htup;
+
+		LockBuffer(bslot->buffer, BUFFER_LOCK_SHARE);
+		htup = bslot->base.tuple->t_data;
+		if (TransactionIdEquals(HeapTupleHeaderGetRawXmin(htup), found->xmin) &&
+			!(htup->t_infomask & HEAP_XMAX_INVALID) &&
+			!HEAP_XMAX_IS_LOCKED_ONLY(htup->t_infomask))
+			xid = HeapTupleHeaderGetUpdateXid(htup);
+		LockBuffer(bslot->buffer, BUFFER_LOCK_UNLOCK);
+	}
+	ExecDropSingleTupleTableSlot(slot);
+	table_close(rel, NoLock);
+	return TransactionIdIsValid(xid) && TransactionIdIsCurrentTransactionId(xid);
+}
+
+/*
+ * The UPDATE of the row the probe found (before) updated nothing.  Was it a
+ * BEFORE UPDATE trigger that returned NULL?  Then either the same version of
+ * the row is still there, or this transaction updated or deleted that
+ * version meanwhile: only the UPDATE's triggers ran in between.  Nothing but
+ * a trigger or, when row-level security applies, the UPDATE policy can pass
+ * over a row that the statement's scan met and that nobody else changed.
+ * The policy's answer is asked by locking the row as the UPDATE would
+ * (SELECT ... FOR NO KEY UPDATE applies the UPDATE policy's USING
+ * expression); a row it hides raises 42501, as the hand-written INSERT ...
+ * ON CONFLICT DO UPDATE does.  Any other version, or none, that this
+ * transaction did not make: another transaction got in between.  Sets *row
+ * to the row with the key as it now stands, *row_null when there is none.
+ */
+static bool
+update_suppressed(UpsertRow *r, const UpsertFound *before, Datum *row,
+				  bool *row_null)
 {
 	UpsertFound now;
 
 	probe(r, true, &now);
+
+	/*
+	 * The trigger changed the row itself (an UPDATE or DELETE of it, which
+	 * fired at a deeper trigger level) and returned NULL: the UPDATE policy
+	 * let the row through, or the trigger would not have fired.
+	 */
+	if (changed_by_us(before))
+	{
+		*row = now.row;
+		*row_null = !now.have_row;
+		return true;
+	}
 	if (now.state == PROBE_ABSENT || now.state == PROBE_AGAIN ||
 		!same_version(before, &now))
 		return false;
@@ -1404,6 +1453,7 @@ update_suppressed(UpsertRow *r, const UpsertFound *before, Datum *row)
 			return false;
 	}
 	*row = now.row;
+	*row_null = false;
 	return true;
 }
 
@@ -1539,7 +1589,7 @@ upsert_with_plan(UpsertCall *call, UpsertPlan *plan, Jsonb *data, Datum *row,
 					break;
 				}
 				SPI_freetuptable(SPI_tuptable);
-				if (update_suppressed(&r, &found, row))
+				if (update_suppressed(&r, &found, row, row_null))
 				{
 					action = UPSERT_SKIPPED;
 					break;

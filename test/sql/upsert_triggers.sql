@@ -157,8 +157,61 @@ RESET ROLE;
 SELECT what FROM trg_fired ORDER BY n;
 SELECT * FROM trg_rls ORDER BY k;
 
-DROP TABLE trg, trg_k, trg_mail, trg_p, trg_rls, trg_fired;
-DROP FUNCTION trg_log(), trg_k_odd(), trg_mail_lower();
+-- a BEFORE UPDATE trigger that changes the row itself and returns NULL:
+-- skipped, the row as it now stands (NULL when the trigger deleted it),
+-- fired once and never followed by an insert, as by hand
+CREATE TABLE trg_self (k int PRIMARY KEY, v int, attempts int NOT NULL DEFAULT 0);
+CREATE FUNCTION trg_self_bu() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	INSERT INTO public.trg_fired (what) VALUES (TG_WHEN || ' ' || TG_OP || ' ' || pg_trigger_depth());
+	IF pg_trigger_depth() > 1 THEN
+		RETURN NEW;
+	END IF;
+	IF NEW.v < 0 THEN			-- retire the row
+		DELETE FROM public.trg_self WHERE k = OLD.k;
+		RETURN NULL;
+	END IF;
+	IF NEW.v > 100 THEN			-- move it to another key
+		UPDATE public.trg_self SET k = OLD.k + 1000 WHERE k = OLD.k;
+		RETURN NULL;
+	END IF;
+	UPDATE public.trg_self SET attempts = attempts + 1 WHERE k = OLD.k;	-- record the rejected attempt
+	RETURN NULL;
+END
+$$;
+CREATE TRIGGER b_row BEFORE UPDATE ON trg_self FOR EACH ROW EXECUTE FUNCTION trg_self_bu();
+INSERT INTO trg_self VALUES (1, 1), (2, 1), (3, 1), (4, 1), (5, 1);
+TRUNCATE trg_fired;
+SELECT * FROM inbox.upsert('trg_self', '{"k": 1, "v": 2}');
+SELECT * FROM inbox.upsert('trg_self', '{"k": 2, "v": -1}');
+SELECT * FROM inbox.upsert('trg_self', '{"k": 3, "v": 101}');
+SELECT what FROM trg_fired ORDER BY n;
+TRUNCATE trg_fired;
+SELECT * FROM trg_self ORDER BY k;
+-- the hand-written statement, the same
+INSERT INTO trg_self (k, v) VALUES (1, 2) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v RETURNING *;
+INSERT INTO trg_self (k, v) VALUES (4, -1) ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v RETURNING *;
+SELECT what FROM trg_fired ORDER BY n;
+TRUNCATE trg_fired;
+SELECT * FROM trg_self ORDER BY k;
+-- REPEATABLE READ: the transaction's own change is no serialization failure
+BEGIN ISOLATION LEVEL REPEATABLE READ;
+SELECT * FROM inbox.upsert('trg_self', '{"k": 1, "v": 2}');
+SELECT * FROM inbox.upsert('trg_self', '{"k": 5, "v": -1}');
+SELECT * FROM trg_self ORDER BY k;
+ROLLBACK;
+TRUNCATE trg_fired;
+-- a row inserted earlier in the transaction, and in a batch
+BEGIN;
+INSERT INTO trg_self VALUES (6, 1);
+SELECT * FROM inbox.upsert_many('trg_self', '[{"k": 6, "v": 2}, {"k": 6, "v": -1}, {"k": 6, "v": 7}]');
+SELECT what FROM trg_fired ORDER BY n;
+SELECT * FROM trg_self ORDER BY k;
+ROLLBACK;
+TRUNCATE trg_fired;
+
+DROP TABLE trg, trg_k, trg_mail, trg_p, trg_rls, trg_self, trg_fired;
+DROP FUNCTION trg_log(), trg_k_odd(), trg_mail_lower(), trg_self_bu();
 REVOKE ALL ON SCHEMA inbox FROM upsert_trg_user;
 REVOKE ALL ON FUNCTION inbox.upsert(regclass, jsonb, text[]) FROM upsert_trg_user;
 DROP ROLE upsert_trg_user;
