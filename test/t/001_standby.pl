@@ -90,7 +90,7 @@ is($state, '25006', 'ingest_many: a batch with a new key raises 25006');
 ($state, $msg) = sqlstate_of($standby, 'postgres',
 	q{SELECT * FROM inbox.claim('w')});
 is($state, '25006', 'claim raises 25006');
-is($msg, 'cannot execute SELECT FOR UPDATE in a read-only transaction',
+is($msg, 'cannot execute inbox.claim in a read-only transaction',
 	'claim: the read-only message');
 ($state) = sqlstate_of($standby, 'postgres',
 	q{SELECT * FROM inbox.claim('w', sources => '{nothing-here}')});
