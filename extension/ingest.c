@@ -105,8 +105,8 @@ typedef struct InboxIngest
  * it, and the outer INSERT would then violate the unique key (23505).  So
  * every call that stores a key this way is on a backend-local list, and a
  * nested call for a key on it answers from the event being stored (see
- * ingest_one()).  Entries live on the C stack of their ingest_one() and are
- * taken off the list however it ends.
+ * ingest_one()).  Entries live on the C stack of their store_key_plain()
+ * and are taken off the list however it ends.
  */
 typedef struct InboxPlainKey
 {
