@@ -98,6 +98,29 @@ typedef struct InboxIngest
 } InboxIngest;
 
 /*
+ * A key being stored by the plain INSERT (see key_lock_tag()).  The key's
+ * lock is an advisory lock, re-entrant within a backend, so it does not keep
+ * out a BEFORE INSERT trigger on inbox.events that ingests the very key the
+ * INSERT is storing: that nested call would find the key absent and insert
+ * it, and the outer INSERT would then violate the unique key (23505).  So
+ * every call that stores a key this way is on a backend-local list, and a
+ * nested call for a key on it answers from the event being stored (see
+ * ingest_one()).  Entries live on the C stack of their store_key_plain()
+ * and are taken off the list however it ends.
+ */
+typedef struct InboxPlainKey
+{
+	text	   *source;
+	text	   *event_id;
+	const uint8 *digest;		/* of the payload being stored */
+	int64		id;				/* the event's id once drawn, else 0 */
+	TimestampTz received_at;
+	struct InboxPlainKey *next;
+} InboxPlainKey;
+
+static InboxPlainKey *inbox_plain_keys = NULL;
+
+/*
  * The prepared INSERTs, kept for the backend's life.  The ON CONFLICT of the
  * first names no conflict target: a target (columns or a constraint's name)
  * would need SELECT on its columns, and a writer role has INSERT only.  The
@@ -391,7 +414,10 @@ probe_key_in_snapshot(InboxIngest *st, ScanKey skey, const uint8 *digest,
  *
  * The probe uses a dirty snapshot, as the executor's unique checks do, so
  * that it sees rows of transactions still in progress.  A row whose inserter
- * is still running is waited for.  A row that another transaction is updating
+ * is still running is waited for, without the key's lock (key_lock, if the
+ * caller holds it): the inserter may want it again, for the same key, before
+ * it ends, and would deadlock with us.  The lock is taken again after the
+ * wait and the key probed again.  A row that another transaction is updating
  * or deleting is not: the key, id, received_at and digest never change, and a
  * delete that commits later is purge's business.
  *
@@ -401,7 +427,7 @@ probe_key_in_snapshot(InboxIngest *st, ScanKey skey, const uint8 *digest,
  */
 static bool
 probe_key(InboxIngest *st, text *event_id, const uint8 *digest,
-		  InboxResult *res)
+		  InboxResult *res, const LOCKTAG *key_lock)
 {
 	SnapshotData dirty;
 	ScanKeyData skey[2];
@@ -466,11 +492,15 @@ probe_key(InboxIngest *st, text *event_id, const uint8 *digest,
 		 * A speculative insertion is waited for by its token; on a standby
 		 * nobody holds those, so wait for the whole transaction there.
 		 */
+		if (key_lock != NULL)
+			LockRelease(key_lock, ExclusiveLock, false);
 		if (spec_token != 0 && !RecoveryInProgress())
 			SpeculativeInsertionWait(xwait, spec_token);
 		else
 			XactLockTableWait(xwait, st->events, &wait_tid, XLTW_InsertIndex);
 		CHECK_FOR_INTERRUPTS();
+		if (key_lock != NULL)
+			(void) LockAcquire(key_lock, ExclusiveLock, false, false);
 	}
 
 	if (found && IsolationUsesXactSnapshot() && !ours)
@@ -652,7 +682,8 @@ key_lock_tag(LOCKTAG *tag, text *source, text *event_id)
  */
 static InboxInsertOutcome
 insert_event(InboxIngest *st, text *event_id, const uint8 *digest,
-			 Jsonb *payload, Jsonb *headers, InboxResult *res)
+			 Jsonb *payload, Jsonb *headers, InboxResult *res,
+			 InboxPlainKey *plain)
 {
 	InboxNewEvent ev;
 	bool		stored;
@@ -676,7 +707,17 @@ insert_event(InboxIngest *st, text *event_id, const uint8 *digest,
 	if (st->store_direct)
 		stored = InboxStoreInsert(&st->store, st->cat, &ev);
 	else
+	{
+		/* a nested ingest of this key answers from this event meanwhile */
+		if (plain != NULL)
+		{
+			plain->id = ev.id;
+			plain->received_at = ev.received_at;
+		}
 		stored = insert_event_sql(st, &ev);
+		if (plain != NULL)
+			plain->id = 0;
+	}
 	pfree(ev.digest);
 
 	if (!stored)
@@ -702,6 +743,127 @@ jsonb_is_null(Jsonb *jb)
 		v.type == jbvNull;
 }
 
+/* are two keys' parts the same? */
+static bool
+key_part_equal(text *a, text *b)
+{
+	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
+		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
+}
+
+/*
+ * Store or recognise one valid event.  plain is NULL at first; returns true
+ * when the event must be stored with the plain INSERT, which the caller
+ * then does by calling again with the key's lock held (key_lock) and the
+ * key on the list of keys being stored (plain).  Returns false when *res
+ * holds the answer.
+ */
+static bool
+store_key(InboxIngest *st, text *event_id, const uint8 *digest,
+		  Jsonb *payload, Jsonb *headers, InboxResult *res,
+		  const LOCKTAG *key_lock, InboxPlainKey *plain)
+{
+	int			empty_rounds = 0;
+	int			races = 0;
+
+	for (;;)
+	{
+		InboxInsertOutcome outcome;
+
+		if (probe_key(st, event_id, digest, res, key_lock))
+		{
+			/* the SQL INSERT stored the event without saying so (a rule) */
+			if (empty_rounds > 0 && res->id == st->drawn_id)
+			{
+				res->status = INBOX_INSERTED;
+				res->detail = NULL;
+			}
+			break;
+		}
+
+		/*
+		 * The SQL INSERT stored nothing and no row has the key.  ON CONFLICT
+		 * only gives up on a row that committed, so this is not a race with
+		 * another ingest; it is a BEFORE INSERT trigger that returned NULL
+		 * (the table owner's decision, and an answer), or a row that some
+		 * other unique index of inbox.events holds (an error).  A purge that
+		 * deleted the row in between would explain one round; retry a few.
+		 */
+		if (empty_rounds > 0)
+		{
+			if (st->events->trigdesc != NULL &&
+				st->events->trigdesc->trig_insert_before_row)
+			{
+				reject(res, pstrdup("a BEFORE INSERT trigger on inbox.events skipped the event"));
+				break;
+			}
+			if (insert_rules(st->events))
+			{
+				reject(res, pstrdup("a rule on inbox.events did not store the event"));
+				break;
+			}
+			if (empty_rounds >= INBOX_MAX_EMPTY_ROUNDS)
+				ereport(ERROR,
+						(errcode(ERRCODE_UNIQUE_VIOLATION),
+						 errmsg("could not store the event because it conflicts with another unique index of inbox.events"),
+						 errdetail("Only the unique key on (source, event_id) is decided by pg_inbox."),
+						 errhint("Drop the unique indexes that were added to inbox.events.")));
+		}
+
+		/* the plain INSERT: the caller takes the key's lock, probes again */
+		if (plain == NULL)
+		{
+			PreventCommandIfReadOnly("inbox.ingest of a new event");
+			choose_store(st);
+			if (st->store_plain)
+				return true;
+		}
+
+		outcome = insert_event(st, event_id, digest, payload, headers, res,
+							   plain);
+		if (outcome == INBOX_STORED)
+			break;
+		if (outcome == INBOX_NOTHING)
+			empty_rounds++;
+		else if (++races > INBOX_MAX_KEY_ROUNDS)
+			key_kept_changing();
+	}
+	return false;
+}
+
+/*
+ * Store or recognise one valid event with the plain INSERT: under the key's
+ * lock, the key on the list of keys being stored.
+ */
+static void
+store_key_plain(InboxIngest *st, text *event_id, const uint8 *digest,
+				Jsonb *payload, Jsonb *headers, InboxResult *res)
+{
+	LOCKTAG		key_lock;
+	InboxPlainKey entry;
+
+	key_lock_tag(&key_lock, st->source, event_id);
+	(void) LockAcquire(&key_lock, ExclusiveLock, false, false);
+	entry.source = st->source;
+	entry.event_id = event_id;
+	entry.digest = digest;
+	entry.id = 0;
+	entry.received_at = 0;
+	entry.next = inbox_plain_keys;
+	inbox_plain_keys = &entry;
+	PG_TRY();
+	{
+		(void) store_key(st, event_id, digest, payload, headers, res,
+						 &key_lock, &entry);
+	}
+	PG_FINALLY();
+	{
+		inbox_plain_keys = entry.next;
+	}
+	PG_END_TRY();
+	LockRelease(&key_lock, ExclusiveLock, false);
+}
+
 /*
  * Validate the payload and headers, then store or recognise one event.
  * payload_size is the payload's size as counted against the limit.
@@ -712,10 +874,7 @@ ingest_one(InboxIngest *st, text *event_id, Jsonb *payload, Size payload_size,
 {
 	uint8		digest[INBOX_DIGEST_LEN];
 	char	   *problem;
-	int			empty_rounds = 0;
-	int			races = 0;
-	bool		key_locked = false;
-	LOCKTAG		key_lock;
+	InboxPlainKey *outer;
 
 	st->drawn_id = 0;
 
@@ -770,74 +929,38 @@ ingest_one(InboxIngest *st, text *event_id, Jsonb *payload, Size payload_size,
 
 	InboxPayloadDigest(payload, digest);
 
-	for (;;)
-	{
-		InboxInsertOutcome outcome;
+	if (!store_key(st, event_id, digest, payload, headers, res, NULL, NULL))
+		return;
 
-		if (probe_key(st, event_id, digest, res))
+	/*
+	 * The plain INSERT.  A BEFORE INSERT trigger of an INSERT of this backend
+	 * that is storing this very key (see InboxPlainKey): the key's lock, ours
+	 * already, would not keep us out, and inserting the key would make that
+	 * INSERT fail.  Answer as a concurrent ingest would once that INSERT is
+	 * done: from the event it is storing.
+	 */
+	for (outer = inbox_plain_keys; outer != NULL; outer = outer->next)
+	{
+		if (outer->id != 0 && key_part_equal(outer->source, st->source) &&
+			key_part_equal(outer->event_id, event_id))
 		{
-			/* the SQL INSERT stored the event without saying so (a rule) */
-			if (empty_rounds > 0 && res->id == st->drawn_id)
+			res->id = outer->id;
+			res->received_at = outer->received_at;
+			if (memcmp(outer->digest, digest, INBOX_DIGEST_LEN) == 0)
 			{
-				res->status = INBOX_INSERTED;
+				res->status = INBOX_DUPLICATE;
 				res->detail = NULL;
 			}
-			break;
-		}
-
-		/*
-		 * The SQL INSERT stored nothing and no row has the key.  ON CONFLICT
-		 * only gives up on a row that committed, so this is not a race with
-		 * another ingest; it is a BEFORE INSERT trigger that returned NULL
-		 * (the table owner's decision, and an answer), or a row that some
-		 * other unique index of inbox.events holds (an error).  A purge that
-		 * deleted the row in between would explain one round; retry a few.
-		 */
-		if (empty_rounds > 0)
-		{
-			if (st->events->trigdesc != NULL &&
-				st->events->trigdesc->trig_insert_before_row)
+			else
 			{
-				reject(res, pstrdup("a BEFORE INSERT trigger on inbox.events skipped the event"));
-				break;
+				res->status = INBOX_CONFLICT;
+				res->detail = pstrdup("an event with this source and event id was already stored with a different payload; the stored event was kept");
 			}
-			if (insert_rules(st->events))
-			{
-				reject(res, pstrdup("a rule on inbox.events did not store the event"));
-				break;
-			}
-			if (empty_rounds >= INBOX_MAX_EMPTY_ROUNDS)
-				ereport(ERROR,
-						(errcode(ERRCODE_UNIQUE_VIOLATION),
-						 errmsg("could not store the event because it conflicts with another unique index of inbox.events"),
-						 errdetail("Only the unique key on (source, event_id) is decided by pg_inbox."),
-						 errhint("Drop the unique indexes that were added to inbox.events.")));
+			return;
 		}
-
-		/* the plain INSERT: take the key's lock, then probe again */
-		if (!key_locked)
-		{
-			PreventCommandIfReadOnly("inbox.ingest of a new event");
-			choose_store(st);
-			if (st->store_plain)
-			{
-				key_lock_tag(&key_lock, st->source, event_id);
-				(void) LockAcquire(&key_lock, ExclusiveLock, false, false);
-				key_locked = true;
-				continue;
-			}
-		}
-
-		outcome = insert_event(st, event_id, digest, payload, headers, res);
-		if (outcome == INBOX_STORED)
-			break;
-		if (outcome == INBOX_NOTHING)
-			empty_rounds++;
-		else if (++races > INBOX_MAX_KEY_ROUNDS)
-			key_kept_changing();
 	}
-	if (key_locked)
-		LockRelease(&key_lock, ExclusiveLock, false);
+
+	store_key_plain(st, event_id, digest, payload, headers, res);
 }
 
 static HeapTuple
