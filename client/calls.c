@@ -344,6 +344,56 @@ pginbox_ingest(pginbox_conn *conn, const char *source, const char *event_id,
 	return 0;
 }
 
+PGINBOX_EXPORT int
+pginbox_ingest_verified(pginbox_conn *conn, const char *source, const char *body,
+						const char *headers, pginbox_verified_result *result)
+{
+	const char *values[3] = {source, body, headers};
+	const char *text[3];
+	char	   *copies[3] = {NULL, NULL, NULL};
+	size_t		size = 0;
+	PGresult   *res;
+	char	   *p;
+
+	InboxClearError(conn);
+	if (result == NULL)
+		return usage_error(conn, "pginbox_ingest_verified: result must not be NULL");
+	res = InboxRun(conn,
+				   "SELECT status, id, received_at, detail, reason, key_id FROM inbox.ingest_verified($1, $2, $3::jsonb)",
+				   3, values, BINARY, INBOX_RETRY_IDEMPOTENT);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) != 1 || PQnfields(res) != 6 || !ingest_row_ok(res, 0, 0) ||
+		!parse_status(PQgetvalue(res, 0, 0), &result->status))
+		return protocol_error(conn, res, "inbox.ingest_verified did not answer one row (status, id, received_at, detail, reason, key_id)");
+	result->id = get_int8(res, 0, 1);
+	result->received_at = get_time(res, 0, 2);
+
+	/* the three strings, in one scratch buffer of the handle */
+	for (int i = 0; i < 3; i++)
+	{
+		text[i] = get_text(res, 0, 3 + i);
+		if (text[i])
+			size += strlen(text[i]) + 1;
+	}
+	p = size > 0 ? InboxScratch(conn, size) : NULL;
+	if (size > 0 && p == NULL)
+		return nomem(conn, res);
+	for (int i = 0; i < 3; i++)
+	{
+		if (text[i] == NULL)
+			continue;
+		strcpy(p, text[i]);
+		copies[i] = p;
+		p += strlen(text[i]) + 1;
+	}
+	result->detail = copies[0];
+	result->reason = copies[1];
+	result->key_id = copies[2];
+	PQclear(res);
+	return 0;
+}
+
 /*
  * The answer of inbox.ingest_many or inbox.ingest_raw_many (one row (ord,
  * status, id, received_at, detail) per event, in order) as a pginbox_batch

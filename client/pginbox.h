@@ -212,6 +212,33 @@ extern int	pginbox_ingest(pginbox_conn *conn, const char *source, const char *ev
 						   const char *body, const char *headers,
 						   pginbox_ingest_result *result);
 
+typedef struct pginbox_verified_result
+{
+	pginbox_status status;
+	int64_t		id;				/* inbox.events.id; 0 when rejected */
+	int64_t		received_at;	/* microseconds since 1970-01-01 UTC; 0 when rejected */
+	const char *detail;			/* why, for conflict and rejected; NULL otherwise */
+	const char *reason;			/* rejected: no_signature, bad_signature, timestamp,
+								 * no_secret, no_event_id, too_large, invalid;
+								 * NULL otherwise */
+	const char *key_id;			/* the secret that verified the delivery; NULL when none did */
+} pginbox_verified_result;
+
+/*
+ * Verify a signed delivery against its source's scheme and secrets and, if
+ * it verifies, ingest it (inbox.ingest_verified, since 0.4.0 of the
+ * extension; see the README, "Signatures").  body is the raw body exactly
+ * as received, headers the received headers as a JSON object (NULL: no
+ * headers, which is rejected with reason no_signature).  A delivery that
+ * does not verify is not an error: it is result->status PGINBOX_REJECTED
+ * with result->reason saying why.  The strings in result belong to the
+ * handle.  Retried across a lost connection (a redelivery answers
+ * duplicate).  Added in 0.2.
+ */
+extern int	pginbox_ingest_verified(pginbox_conn *conn, const char *source,
+									const char *body, const char *headers,
+									pginbox_verified_result *result);
+
 typedef struct pginbox_event
 {
 	const char *event_id;

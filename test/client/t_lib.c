@@ -308,6 +308,71 @@ test_ingest(pginbox_conn *h)
 		   "t=1", "headers stored");
 }
 
+/*
+ * The github scheme, signed with HMAC-SHA256 computed independently:
+ * printf '%s' '{"action":"opened","number":1}' |
+ *     openssl dgst -sha256 -hmac "It's a Secret to Everybody"
+ */
+#define GH_BODY "{\"action\":\"opened\",\"number\":1}"
+#define GH_SIG "sha256=1a763b1f352d220a314db46b42b1cbc50b0032b00015fd3d038d42c3666b7217"
+
+static void
+test_ingest_verified(pginbox_conn *h)
+{
+	pginbox_verified_result r;
+	int64_t		first;
+
+	PQclear(must_exec(admin, "INSERT INTO inbox.sources (source, signature_scheme) VALUES ('gh', 'github')", 0, NULL));
+	PQclear(must_exec(admin, "INSERT INTO inbox.source_secrets (source, key_id, secret) "
+					  "VALUES ('gh', 'k-2026', 'It''s a Secret to Everybody')", 0, NULL));
+
+	ok(pginbox_ingest_verified(h, "gh", GH_BODY,
+							   "{\"X-Hub-Signature-256\": \"" GH_SIG "\", \"X-GitHub-Delivery\": \"d-1\"}", &r) == 0,
+	   "verified: a good signature");
+	is_str(pginbox_status_name(r.status), "inserted", "good signature: inserted");
+	ok(r.id > 0, "good signature: has an id");
+	ok(r.received_at > INT64_C(1700000000000000), "good signature: received_at in microseconds");
+	ok(r.detail == NULL && r.reason == NULL, "good signature: no detail, no reason");
+	is_str(r.key_id ? r.key_id : "(null)", "k-2026", "good signature: the key id");
+	is_query(admin, "SELECT verified_key FROM inbox.events WHERE source = 'gh' AND event_id = 'd-1'", 0, NULL,
+			 "k-2026", "good signature: the event keeps its key id");
+	check_healthy(h, 0, "ingest_verified");
+	first = r.id;
+
+	ok(pginbox_ingest_verified(h, "gh", GH_BODY,
+							   "{\"x-hub-signature-256\": \"" GH_SIG "\", \"x-github-delivery\": \"d-1\"}", &r) == 0,
+	   "verified: the same delivery again");
+	is_str(pginbox_status_name(r.status), "duplicate", "redelivery: duplicate");
+	is_int(r.id, first, "redelivery: the original's id");
+	ok(r.reason == NULL, "redelivery: no reason");
+	is_str(r.key_id ? r.key_id : "(null)", "k-2026", "redelivery: the key id");
+
+	ok(pginbox_ingest_verified(h, "gh", "{\"action\":\"opened\",\"number\":2}",
+							   "{\"X-Hub-Signature-256\": \"" GH_SIG "\", \"X-GitHub-Delivery\": \"d-2\"}", &r) == 0,
+	   "verified: a tampered body is not an error");
+	is_str(pginbox_status_name(r.status), "rejected", "tampered body: rejected");
+	is_int(r.id, 0, "tampered body: id 0");
+	is_str(r.reason ? r.reason : "(null)", "bad_signature", "tampered body: reason bad_signature");
+	ok(r.detail != NULL && strlen(r.detail) > 0, "tampered body: a detail");
+	ok(r.key_id == NULL, "tampered body: no key id");
+	check_healthy(h, 0, "a rejected ingest_verified");
+
+	ok(pginbox_ingest_verified(h, "gh", GH_BODY, NULL, &r) == 0, "verified: no headers");
+	is_str(pginbox_status_name(r.status), "rejected", "no headers: rejected");
+	is_str(r.reason ? r.reason : "(null)", "no_signature", "no headers: reason no_signature");
+	ok(r.key_id == NULL, "no headers: no key id");
+
+	is_query(admin, "SELECT count(*) FROM inbox.events WHERE source = 'gh'", 0, NULL,
+			 "1", "only the good delivery is stored");
+
+	ok(pginbox_ingest_verified(h, "gh", GH_BODY, "{\"X-Hub", &r) == -1,
+	   "verified: headers that are not JSON fail the call");
+	is_str(pginbox_sqlstate(h), "22P02", "headers not JSON: 22P02");
+	check_healthy(h, 0, "a failed ingest_verified");
+	ok(pginbox_ingest_verified(h, "gh", GH_BODY, NULL, NULL) == -1 &&
+	   pginbox_errkind(h) == PGINBOX_ERR_USAGE, "verified: a NULL result is a usage error");
+}
+
 static void
 test_batch(pginbox_conn *h)
 {
@@ -904,6 +969,7 @@ main(void)
 	test_notices();
 	h = connect_to(DB);
 	test_ingest(h);
+	test_ingest_verified(h);
 	test_batch(h);
 	test_raw_batch(h);
 	test_lifecycle(h);
