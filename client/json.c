@@ -474,6 +474,44 @@ scan_value(Scan *sc, int matched)
 }
 
 InboxJsonResult
+InboxJsonRaw(const char *text, size_t len, const InboxJsonPath *path,
+			 char **raw, char *why, size_t why_size)
+{
+	Scan		sc;
+
+	memset(&sc, 0, sizeof(sc));
+	sc.s = (const unsigned char *) text;
+	sc.len = len;
+	sc.path = path;
+	sc.why = why;
+	sc.why_size = why_size;
+	*raw = NULL;
+	if (why_size > 0)
+		why[0] = '\0';
+
+	scan_value(&sc, 0);
+	skip_space(&sc);
+	if (!sc.failed && sc.pos < sc.len)
+		fail_here(&sc, "the line after its JSON value");
+	if (sc.failed)
+		return INBOX_JSON_MALFORMED;
+	if (!sc.found)
+	{
+		snprintf(why, why_size, "no field \"%s\"", path->n > 0 ? path->keys[path->n - 1] : "");
+		return INBOX_JSON_NO_ID;
+	}
+	*raw = malloc(sc.end - sc.start + 1);
+	if (*raw == NULL)
+	{
+		snprintf(why, why_size, "out of memory");
+		return INBOX_JSON_MALFORMED;
+	}
+	memcpy(*raw, text + sc.start, sc.end - sc.start);
+	(*raw)[sc.end - sc.start] = '\0';
+	return INBOX_JSON_ID;
+}
+
+InboxJsonResult
 InboxJsonScan(const char *text, size_t len, const InboxJsonPath *path,
 			  char **id, char *why, size_t why_size)
 {

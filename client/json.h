@@ -38,4 +38,12 @@ extern void InboxJsonPathFree(InboxJsonPath *path);
 extern InboxJsonResult InboxJsonScan(const char *text, size_t len, const InboxJsonPath *path,
 									 char **id, char *why, size_t why_size);
 
+/*
+ * Scan text[0 .. len) as InboxJsonScan does, but on INBOX_JSON_ID *raw is a
+ * malloc'd copy of the value at path as written (any kind of value), which
+ * the caller frees; INBOX_JSON_NO_ID when there is none.
+ */
+extern InboxJsonResult InboxJsonRaw(const char *text, size_t len, const InboxJsonPath *path,
+									char **raw, char *why, size_t why_size);
+
 #endif							/* INBOX_JSON_H */

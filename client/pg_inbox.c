@@ -261,6 +261,12 @@ usage_ingest(FILE *out)
 			"                         such a line fails its batch, and the run stops\n"
 			"                         (default: as jsonb, and a batch that jsonb refuses\n"
 			"                         again as text, where the extension can)\n"
+			"      --verified         each line is a recorded signed delivery,\n"
+			"                         {\"headers\": {...}, \"body\": \"<the raw body>\"},\n"
+			"                         verified and ingested by inbox.ingest_verified, one\n"
+			"                         call a line; a rejected line's warning names the\n"
+			"                         reason (bad_signature ...); not with --raw, --no-raw\n"
+			"                         or --id-field\n"
 			"  -?, --help             show this help, then exit\n\n"
 			"Malformed lines and lines without an id are reported with their line\n"
 			"numbers and counted, and the run goes on; so are events the server rejects.\n"
@@ -303,8 +309,9 @@ try_help(const char *command)
 
 typedef struct Pending
 {
-	char	   *id;
-	char	   *payload;
+	char	   *id;				/* NULL with --verified: the server finds it */
+	char	   *payload;		/* with --verified, the body as received */
+	char	   *headers;		/* with --verified, the headers (JSON), or NULL */
 	const char *file;			/* argv[i] or "stdin": lives as long as the run */
 	int			input;			/* which input, counting from 0 */
 	unsigned long line;
@@ -342,6 +349,9 @@ typedef struct Ingest
 	const char *source;
 	InboxJsonPath path;
 	RawMode		raw;			/* when batches go to inbox.ingest_raw_many */
+	bool		verified;		/* --verified: inbox.ingest_verified, line by line */
+	InboxJsonPath body_path;	/* with --verified: "body" and "headers" */
+	InboxJsonPath headers_path;
 	int			batch_size;
 	int			jobs;
 	pginbox_conn **conns;
@@ -678,6 +688,7 @@ free_batch(Batch *b)
 	{
 		free(b->items[i].id);
 		free(b->items[i].payload);
+		free(b->items[i].headers);
 	}
 	free(b);
 }
@@ -686,7 +697,7 @@ free_batch(Batch *b)
 static void
 put_field(FILE *f, const char *s)
 {
-	for (; *s; s++)
+	for (; s && *s; s++)
 	{
 		switch (*s)
 		{
@@ -722,6 +733,57 @@ send_raw(Ingest *in, pginbox_conn *conn, Batch *b, pginbox_raw_event *raw, pginb
 }
 
 /*
+ * --verified: each delivery of the batch to inbox.ingest_verified, one call
+ * each, counting the answers as they come; false when a call failed (the
+ * lines before it were answered and counted).
+ */
+static bool
+send_verified(Ingest *in, pginbox_conn *conn, Batch *b)
+{
+	for (int i = 0; i < b->n; i++)
+	{
+		const Pending *p = &b->items[i];
+		pginbox_verified_result r;
+
+		if (pginbox_ingest_verified(conn, in->source, p->payload, p->headers, &r) != 0)
+		{
+			pthread_mutex_lock(&in->lock);
+			if (!in->stopped)
+			{
+				report_error(conn, "ingest failed");
+				message("detail", "Line %s:%lu and the %d after it in its batch were not sent; the summary counts the lines that were.",
+						p->file, p->line, b->n - i - 1);
+			}
+			note_unanswered(in, p);
+			in->stopped = true;
+			pthread_cond_broadcast(&in->changed);
+			pthread_mutex_unlock(&in->lock);
+			return false;
+		}
+		pthread_mutex_lock(&in->lock);
+		in->counts[r.status]++;
+		if (r.status == PGINBOX_REJECTED)
+			line_warning("%s:%lu: rejected (%s): %s", p->file, p->line,
+						 r.reason ? r.reason : "", r.detail ? r.detail : "");
+		else if (r.status == PGINBOX_CONFLICT)
+			line_warning("%s:%lu: conflict: %s", p->file, p->line, r.detail ? r.detail : "");
+		if (in->answers)
+		{
+			fprintf(in->answers, "%lu\t\t%s\t%" PRId64 "\n", p->line,
+					pginbox_status_name(r.status), r.id);
+			if ((fflush(in->answers) != 0 || ferror(in->answers)) && !in->stopped)
+			{
+				message("error", "could not write the answers file: %s", strerror(errno));
+				in->stopped = true;
+				pthread_cond_broadcast(&in->changed);
+			}
+		}
+		pthread_mutex_unlock(&in->lock);
+	}
+	return true;
+}
+
+/*
  * Send one batch on conn and count its answers; false when it failed.
  * events has room for a batch of pginbox_raw_event (the larger of the two
  * kinds).
@@ -732,6 +794,8 @@ send_batch(Ingest *in, pginbox_conn *conn, Batch *b, void *events)
 	pginbox_batch *answers;
 	int			rc;
 
+	if (in->verified)
+		return send_verified(in, conn, b);
 	if (in->raw == RAW_ALWAYS)
 		rc = send_raw(in, conn, b, events, &answers);
 	else
@@ -892,6 +956,60 @@ queue_current(Ingest *in)
 	return ok;
 }
 
+/*
+ * --verified: a line is a recorded delivery, {"headers": {...}, "body":
+ * "<the raw body>"}.  *body is the body unescaped, *headers the headers'
+ * JSON text, or NULL when there are none (or they are null), both malloc'd;
+ * false, with why[], when the line is not such a delivery.
+ */
+static bool
+read_delivery(const Ingest *in, const char *line, size_t n, char **body, char **headers,
+			  char *why, size_t why_size)
+{
+	char	   *raw = NULL;
+
+	*body = NULL;
+	*headers = NULL;
+	switch (InboxJsonRaw(line, n, &in->headers_path, &raw, why, why_size))
+	{
+		case INBOX_JSON_MALFORMED:
+			return false;
+		case INBOX_JSON_NO_ID:
+			break;
+		case INBOX_JSON_ID:
+			if (strcmp(raw, "null") == 0)
+				free(raw);
+			else if (raw[0] == '{')
+				*headers = raw;
+			else
+			{
+				free(raw);
+				snprintf(why, why_size, "field \"headers\" is not an object");
+				return false;
+			}
+			break;
+	}
+	raw = NULL;
+	if (InboxJsonRaw(line, n, &in->body_path, &raw, why, why_size) != INBOX_JSON_ID ||
+		raw[0] != '"')
+	{
+		if (raw != NULL)
+			snprintf(why, why_size, "field \"body\" is not a string");
+		free(raw);
+		free(*headers);
+		*headers = NULL;
+		return false;
+	}
+	free(raw);
+	if (InboxJsonScan(line, n, &in->body_path, body, why, why_size) != INBOX_JSON_ID)
+	{
+		free(*headers);
+		*headers = NULL;
+		return false;
+	}
+	return true;
+}
+
 /* Read one input to its end; false when the run must stop or was interrupted. */
 static bool
 ingest_file(Ingest *in, int fd, int input)
@@ -913,6 +1031,7 @@ ingest_file(Ingest *in, int fd, int input)
 	{
 		char		why[256];
 		char	   *id;
+		char	   *headers;
 		Pending    *p;
 
 		line_no++;
@@ -929,7 +1048,18 @@ ingest_file(Ingest *in, int fd, int input)
 		if (strspn(line, " \t") == n)
 			continue;			/* blank lines separate nothing in NDJSON; skip them */
 
-		switch (InboxJsonScan(line, n, &in->path, &id, why, sizeof(why)))
+		headers = NULL;
+		if (in->verified)
+		{
+			if (!read_delivery(in, line, n, &id, &headers, why, sizeof(why)))
+			{
+				in->malformed++;
+				line_warning("%s:%lu: malformed: %s", name, line_no, why);
+				continue;
+			}
+		}
+		else
+			switch (InboxJsonScan(line, n, &in->path, &id, why, sizeof(why)))
 		{
 			case INBOX_JSON_MALFORMED:
 				in->malformed++;
@@ -948,6 +1078,7 @@ ingest_file(Ingest *in, int fd, int input)
 			if (in->current == NULL)
 			{
 				free(id);
+				free(headers);
 				message("error", "out of memory");
 				ok = false;
 				break;
@@ -955,14 +1086,16 @@ ingest_file(Ingest *in, int fd, int input)
 			in->current->n = 0;
 		}
 		p = &in->current->items[in->current->n];
-		p->id = id;
-		p->payload = strndup(line, n);
+		p->id = in->verified ? NULL : id;
+		p->payload = in->verified ? id : strndup(line, n);
+		p->headers = headers;
 		p->file = name;
 		p->input = input;
 		p->line = line_no;
 		if (p->payload == NULL)
 		{
 			free(id);
+			free(headers);
 			message("error", "out of memory");
 			ok = false;
 			break;
@@ -1098,6 +1231,8 @@ ingest_cleanup(Ingest *in, Worker *workers)
 	for (int i = 0; in->conns && i < in->jobs; i++)
 		pginbox_free(in->conns[i]);
 	InboxJsonPathFree(&in->path);
+	InboxJsonPathFree(&in->body_path);
+	InboxJsonPathFree(&in->headers_path);
 	free(in->conns);
 	free(in->threads);
 	free(workers);
@@ -1118,6 +1253,7 @@ cmd_ingest(int argc, char **argv)
 		{"quiet", no_argument, NULL, 'q'},
 		{"raw", no_argument, NULL, 'R'},
 		{"no-raw", no_argument, NULL, 'N'},
+		{"verified", no_argument, NULL, 'V'},
 		{"help", no_argument, NULL, 'H'},
 		{NULL, 0, NULL, 0}
 	};
@@ -1199,6 +1335,9 @@ cmd_ingest(int argc, char **argv)
 			case 'N':
 				raw_choice = 0;
 				break;
+			case 'V':
+				in.verified = true;
+				break;
 			case 'H':
 				usage_ingest(stdout);
 				return EXIT_ALL_INGESTED;
@@ -1223,6 +1362,20 @@ cmd_ingest(int argc, char **argv)
 		message("error", "--source must be 1 to %d bytes long, not %zu", MAX_SOURCE_BYTES, strlen(in.source));
 		try_help("ingest");
 		return EXIT_USAGE;
+	}
+	if (in.verified && (raw_choice != -1 || strcmp(id_field, "id") != 0))
+	{
+		message("error", "--verified cannot be combined with --raw, --no-raw or --id-field");
+		try_help("ingest");
+		return EXIT_USAGE;
+	}
+	if (in.verified &&
+		(InboxJsonPathParse("body", &in.body_path) != 0 ||
+		 InboxJsonPathParse("headers", &in.headers_path) != 0))
+	{
+		InboxJsonPathFree(&in.body_path);
+		message("error", "out of memory");
+		return EXIT_STOPPED;
 	}
 	if (InboxJsonPathParse(id_field, &in.path) != 0)
 	{
@@ -1286,7 +1439,7 @@ cmd_ingest(int argc, char **argv)
 		ok = in.conns[i] != NULL;
 	}
 	if (ok)
-		ok = choose_call(&in, in.conns[0], raw_choice);
+		ok = in.verified || choose_call(&in, in.conns[0], raw_choice);
 	if (!ok)
 	{
 		remove_signal_handlers();

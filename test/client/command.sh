@@ -427,6 +427,35 @@ check "an extension without the raw batch: --raw stops before sending, exit stat
 check "an extension without the raw batch: a batch jsonb refuses stops the run" 2 $?
 
 # 9. under valgrind: a run with every kind of line, and stats
+# 9. --verified: recorded signed deliveries, github scheme; the signature
+# computed independently:
+#   printf '%s' '{"action":"opened","number":1}' | openssl dgst -sha256 -hmac "It's a Secret to Everybody"
+psql -qX -c "INSERT INTO inbox.sources (source, signature_scheme) VALUES ('gh-cmd', 'github')" \
+	-c "INSERT INTO inbox.source_secrets (source, key_id, secret) VALUES ('gh-cmd', 'k1', 'It''s a Secret to Everybody')"
+sig=sha256=1a763b1f352d220a314db46b42b1cbc50b0032b00015fd3d038d42c3666b7217
+good='{"headers": {"X-Hub-Signature-256": "'$sig'", "X-GitHub-Delivery": "d-1"}, "body": "{\"action\":\"opened\",\"number\":1}"}'
+{
+	echo "$good"
+	echo '{"headers": {"X-Hub-Signature-256": "'$sig'", "X-GitHub-Delivery": "d-2"}, "body": "{\"action\":\"opened\",\"number\":2}"}'
+	echo "$good"
+	echo '{"body": "{\"action\":\"opened\",\"number\":1}"}'
+	echo '{"headers": {}, "body": 5}'
+} >"$work/deliveries.ndjson"
+"$pg_inbox" ingest --verified -s gh-cmd "$work/deliveries.ndjson" >"$work/out9" 2>"$work/err9"
+check "--verified: exit status 1 (a tampered, an unsigned and a malformed line)" 1 $?
+check "--verified: counts by outcome" "1 1 0 2 1 0" "$(counts "$work/out9")"
+check "--verified: rejected lines reported with their line numbers and reasons" \
+	"2 bad_signature 4 no_signature" \
+	"$(sed -n 's/.*deliveries\.ndjson:\([0-9]*\): rejected (\([a-z_]*\)): .*/\1 \2/p' "$work/err9" | paste -sd' ')"
+check "--verified: the malformed line reported" 1 "$(grep -c 'deliveries\.ndjson:5: malformed: field "body" is not a string' "$work/err9")"
+check "--verified: one event stored, with its key id" "d-1 k1" \
+	"$(psql -qXAt -F' ' -c "SELECT event_id, verified_key FROM inbox.events WHERE source = 'gh-cmd'")"
+head -n 1 "$work/deliveries.ndjson" | "$pg_inbox" ingest --verified -s gh-cmd >"$work/out9b" 2>"$work/err9b"
+check "--verified: a redelivered line alone: exit status 0" 0 $?
+check "--verified: a redelivered line alone: duplicate" "0 1 0 0 0 0" "$(counts "$work/out9b")"
+"$pg_inbox" ingest --verified --raw -s gh-cmd "$work/deliveries.ndjson" >/dev/null 2>&1
+check "--verified with --raw: usage error" 3 $?
+
 if [ -n "$VALGRIND" ]; then
 	# shellcheck disable=SC2086 # VALGRIND is a command line
 	$VALGRIND "$pg_inbox" ingest -s valgrind --batch 50 --answers "$work/vg-answers" "$work/events.ndjson" >/dev/null 2>"$work/vg"
@@ -452,6 +481,10 @@ if [ -n "$VALGRIND" ]; then
 	wait "$pid"
 	check "valgrind: an interrupted ingest has no memory errors or leaks (exit status 130)" 130 $?
 	exec 3>&-
+	grep -v '^pg_inbox: ' "$work/vg" | sed 's/^/# /' | head -40
+	# shellcheck disable=SC2086
+	$VALGRIND "$pg_inbox" ingest --verified -s gh-cmd "$work/deliveries.ndjson" >/dev/null 2>"$work/vg"
+	check "valgrind: ingest --verified has no memory errors or leaks (exit status 1)" 1 $?
 	grep -v '^pg_inbox: ' "$work/vg" | sed 's/^/# /' | head -40
 	# shellcheck disable=SC2086
 	$VALGRIND "$pg_inbox" stats >/dev/null 2>"$work/vg"
