@@ -105,7 +105,8 @@ _PG_init(void)
 	CacheRegisterRelcacheCallback(InboxRelcacheCallback, (Datum) 0);
 }
 
-static Oid
+/* the OID of inbox.NAME, a relation the extension made */
+Oid
 InboxLookupRelation(Oid schema, const char *name)
 {
 	Oid			relid = get_relname_relid(name, schema);
@@ -114,11 +115,12 @@ InboxLookupRelation(Oid schema, const char *name)
 		ereport(ERROR,
 				(errcode(ERRCODE_UNDEFINED_TABLE),
 				 errmsg("relation \"inbox.%s\" does not exist", name),
-				 errhint("The pg_inbox extension is damaged; reinstall it with DROP EXTENSION and CREATE EXTENSION.")));
+				 errhint("Run ALTER EXTENSION pg_inbox UPDATE; if the extension is at its current version, it is damaged: reinstall it.")));
 	return relid;
 }
 
-static AttrNumber
+/* the number of column COLUMN of inbox.TABLE (relid) */
+AttrNumber
 InboxLookupColumn(Oid relid, const char *table, const char *column)
 {
 	AttrNumber	attnum = get_attnum(relid, column);
@@ -128,7 +130,7 @@ InboxLookupColumn(Oid relid, const char *table, const char *column)
 				(errcode(ERRCODE_UNDEFINED_COLUMN),
 				 errmsg("column \"%s\" of relation \"inbox.%s\" does not exist",
 						column, table),
-				 errhint("The pg_inbox extension is damaged; reinstall it with DROP EXTENSION and CREATE EXTENSION.")));
+				 errhint("Run ALTER EXTENSION pg_inbox UPDATE; if the extension is at its current version, it is damaged: reinstall it.")));
 	return attnum;
 }
 

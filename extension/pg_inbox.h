@@ -104,6 +104,8 @@ typedef struct InboxCatalog
 
 extern InboxCatalog *InboxGetCatalog(void);
 extern bool InboxCatalogIsValid(void);
+extern Oid	InboxLookupRelation(Oid schema, const char *name);
+extern AttrNumber InboxLookupColumn(Oid relid, const char *table, const char *column);
 
 /* ingest.c: the cached result descriptor of a function with OUT parameters */
 extern TupleDesc InboxResultDesc(FunctionCallInfo fcinfo);

@@ -578,33 +578,6 @@ verify_github_signature(PG_FUNCTION_ARGS)
 
 /* ---- inbox.ingest_verified ---- */
 
-static Oid
-lookup_relation(Oid schema, const char *name)
-{
-	Oid			relid = get_relname_relid(name, schema);
-
-	if (!OidIsValid(relid))
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_TABLE),
-				 errmsg("relation \"inbox.%s\" does not exist", name),
-				 errhint("Run ALTER EXTENSION pg_inbox UPDATE, or reinstall the extension.")));
-	return relid;
-}
-
-static AttrNumber
-lookup_column(Oid relid, const char *table, const char *column)
-{
-	AttrNumber	attnum = get_attnum(relid, column);
-
-	if (attnum == InvalidAttrNumber)
-		ereport(ERROR,
-				(errcode(ERRCODE_UNDEFINED_COLUMN),
-				 errmsg("column \"%s\" of relation \"inbox.%s\" does not exist",
-						column, table),
-				 errhint("Run ALTER EXTENSION pg_inbox UPDATE, or reinstall the extension.")));
-	return attnum;
-}
-
 /*
  * Read the source's row of inbox.sources: its scheme, tolerance, event id
  * path and payload limit.
@@ -612,9 +585,9 @@ lookup_column(Oid relid, const char *table, const char *column)
 static void
 read_source_config(InboxCatalog *cat, text *source, SourceConfig *cfg)
 {
-	AttrNumber	att_scheme = lookup_column(cat->sources, "sources", "signature_scheme");
-	AttrNumber	att_tolerance = lookup_column(cat->sources, "sources", "signature_tolerance");
-	AttrNumber	att_path = lookup_column(cat->sources, "sources", "event_id_path");
+	AttrNumber	att_scheme = InboxLookupColumn(cat->sources, "sources", "signature_scheme");
+	AttrNumber	att_tolerance = InboxLookupColumn(cat->sources, "sources", "signature_tolerance");
+	AttrNumber	att_path = InboxLookupColumn(cat->sources, "sources", "event_id_path");
 	Relation	rel;
 	Relation	idx;
 	IndexScanDesc scan;
@@ -687,11 +660,11 @@ read_source_config(InboxCatalog *cat, text *source, SourceConfig *cfg)
 static int
 read_secrets(InboxCatalog *cat, text *source, SourceSecret **secrets)
 {
-	Oid			relid = lookup_relation(cat->schema, "source_secrets");
-	Oid			pkey = lookup_relation(cat->schema, "source_secrets_pkey");
-	AttrNumber	att_key_id = lookup_column(relid, "source_secrets", "key_id");
-	AttrNumber	att_secret = lookup_column(relid, "source_secrets", "secret");
-	AttrNumber	att_expires = lookup_column(relid, "source_secrets", "expires_at");
+	Oid			relid = InboxLookupRelation(cat->schema, "source_secrets");
+	Oid			pkey = InboxLookupRelation(cat->schema, "source_secrets_pkey");
+	AttrNumber	att_key_id = InboxLookupColumn(relid, "source_secrets", "key_id");
+	AttrNumber	att_secret = InboxLookupColumn(relid, "source_secrets", "secret");
+	AttrNumber	att_expires = InboxLookupColumn(relid, "source_secrets", "expires_at");
 	TimestampTz now = GetCurrentTimestamp();
 	Relation	rel;
 	Relation	idx;
